@@ -1,0 +1,76 @@
+# shipyard: one entry point for people and CI. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ENV ?= sandbox
+ARGS ?=
+SCENARIO ?=
+PORT ?= 8080
+
+export PATH := $(CURDIR)/.venv/bin:$(CURDIR)/.sandbox/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PY_COLORS := 0
+export ANSIBLE_FORCE_COLOR := 0
+
+# Every Molecule scenario, one per role.
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: setup
+setup: ## Create .venv with the pinned tooling and install the pinned collections
+	@hack/setup.sh
+
+.PHONY: docker
+docker: ## Make sure a Docker engine answers (installs Debian's docker.io as root)
+	@hack/docker-engine.sh
+
+.PHONY: images
+images: docker ## Build the local base images (debootstrap, no registry)
+	@hack/images/build.sh
+
+.PHONY: sandbox-build
+sandbox-build: ## Download or build the pinned control-plane binaries into the cache
+	@hack/sandbox/build.sh
+
+.PHONY: sandbox-up
+sandbox-up: sandbox-build ## Start the sandbox Kubernetes API on 127.0.0.1 (.sandbox/kubeconfig)
+	@hack/sandbox/up.sh
+
+.PHONY: sandbox-down
+sandbox-down: ## Stop the sandbox and delete its state
+	@hack/sandbox/down.sh
+
+.PHONY: lint
+lint: setup ## ansible-lint (production), yamllint, ruff
+	yamllint --strict .
+	ansible-lint
+	ruff check .
+	ruff format --check .
+
+.PHONY: unit
+unit: setup ## Unit tests (no engine, no cluster)
+	pytest -q tests/unit
+
+.PHONY: molecule
+molecule: setup ## Run one Molecule scenario: make molecule SCENARIO=<role>
+	@test -n "$(SCENARIO)" || { echo "SCENARIO is required; one of: $(SCENARIOS)" >&2; exit 2; }
+	@test -f molecule/$(SCENARIO)/molecule.yml || { echo "no scenario '$(SCENARIO)'; one of: $(SCENARIOS)" >&2; exit 2; }
+	molecule test -s $(SCENARIO)
+
+.PHONY: test
+test: ## Everything, offline: lint, unit, sandbox, every Molecule scenario, end-to-end
+	@hack/test-all.sh $(SCENARIOS)
+
+.PHONY: up
+up: setup ## Converge playbooks/site.yml on inventories/$(ENV) (ARGS= for ansible-playbook)
+	@if [ "$(ENV)" = sandbox ]; then hack/sandbox/build.sh && hack/sandbox/up.sh; fi
+	ansible-playbook -i inventories/$(ENV) playbooks/site.yml $(ARGS)
+
+.PHONY: clean
+clean: ## Remove local state (.venv link, .cache, .sandbox); the shared cache stays
+	-@hack/sandbox/down.sh
+	rm -rf .venv .cache collections/ansible_collections
