@@ -66,7 +66,8 @@ PY
 if [ "$PORT" = 0 ]; then
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 elif ! port_free "$PORT"; then
-  die "port 127.0.0.1:$PORT is taken (by: $(ss -Hltnp "sport = :$PORT" 2>/dev/null | sed -E 's/.*users:\(\("([^"]+)".*/\1/' | head -1)); free it or set SHIPYARD_SANDBOX_PORT"
+  holder=$(ss -Hltnp "sport = :$PORT" 2>/dev/null | grep -o 'users:.*' | head -1)
+  die "port 127.0.0.1:$PORT is taken${holder:+ ($holder)}; free it or set SHIPYARD_SANDBOX_PORT"
 fi
 
 cat >"$DIR/kwokctl.yaml" <<YAML
