@@ -57,6 +57,8 @@ port_free() {
   python3 - "$1" <<'PY'
 import socket, sys
 s = socket.socket()
+# As the API server does: TIME_WAIT leftovers of a previous run do not count.
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
@@ -66,7 +68,7 @@ PY
 if [ "$PORT" = 0 ]; then
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 elif ! port_free "$PORT"; then
-  holder=$(ss -Hltnp "sport = :$PORT" 2>/dev/null | grep -o 'users:.*' | head -1)
+  holder=$(ss -Hltnp "sport = :$PORT" 2>/dev/null | grep -o 'users:.*' | head -1 || true)
   die "port 127.0.0.1:$PORT is taken${holder:+ ($holder)}; free it or set SHIPYARD_SANDBOX_PORT"
 fi
 
