@@ -55,6 +55,18 @@ lint: setup ## ansible-lint (production), yamllint, ruff
 unit: setup ## Unit tests (no engine, no cluster)
 	pytest -q tests/unit
 
+.PHONY: app-test
+app-test: setup images ## App tests: unit, real gunicorn, real PostgreSQL, the built container
+	pytest -q app/tests
+
+.PHONY: app-run
+app-run: setup ## Serve the app with its real server on 127.0.0.1:$(PORT)
+	cd app && PORT=$(PORT) APP_BIND_HOST=127.0.0.1 exec gunicorn --config gunicorn.conf.py shipyard_app.wsgi:app
+
+.PHONY: bench-app
+bench-app: setup ## Throughput and p99 with metrics on vs off (wrk on loopback)
+	python hack/bench_app.py $(ARGS)
+
 .PHONY: molecule
 molecule: setup ## Run one Molecule scenario: make molecule SCENARIO=<role>
 	@test -n "$(SCENARIO)" || { echo "SCENARIO is required; one of: $(SCENARIOS)" >&2; exit 2; }

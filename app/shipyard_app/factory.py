@@ -1,0 +1,43 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask
+
+from . import errors, faults, health, items, lifecycle, logs, meta, metrics
+from .config import Config
+from .db import DatabaseUnavailable, Store
+
+
+def create_app(config: Config | None = None) -> Flask:
+    cfg = config or Config.from_env()
+    logs.configure(cfg.log_level, cfg.name)
+    app = Flask(__name__)
+    app.config.update(
+        SHIPYARD=cfg,
+        MAX_CONTENT_LENGTH=cfg.max_body_bytes,
+        STARTED_AT=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    store = Store(cfg.database_url)
+    app.extensions["shipyard_store"] = store
+    try:
+        store.ensure_schema()
+    except DatabaseUnavailable as err:
+        # Stay alive and report not ready; the schema is migrated when the database answers.
+        app.logger.warning("database not available at start, not ready until it is: %s", err)
+
+    errors.register(app)
+    lifecycle.register(app)
+    for blueprint in (meta.bp, health.bp, items.bp):
+        app.register_blueprint(blueprint)
+    if cfg.metrics_enabled:
+        app.register_blueprint(metrics.bp)
+        metrics.BUILD_INFO.labels(cfg.version, cfg.git_revision).set(1)
+    if cfg.fault_injection_enabled:
+        app.register_blueprint(faults.bp)
+    app.logger.info("started %s %s (%s) with %s storage", cfg.name, cfg.version, cfg.git_revision, store.kind)
+    return app

@@ -1,0 +1,60 @@
+"""A throwaway PostgreSQL server on 127.0.0.1 (Debian's package), for tests and benchmarks.
+
+with temporary_postgres() as url:   # postgresql://postgres:<random>@127.0.0.1:<port>/postgres
+    ...
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def temporary_postgres() -> Iterator[str]:
+    subprocess.run([str(ROOT / "hack/ensure-packages.sh"), "/usr/lib/postgresql/*/bin/initdb=postgresql"], check=True)
+    bindir = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1])
+    # Its own folder under /tmp: PostgreSQL refuses to run as root, and its user
+    # must reach the folder (pytest's temp tree, for one, is private to root).
+    base = Path(tempfile.mkdtemp(prefix="shipyard-pg-"))
+    data, sockets, pwfile = base / "data", base / "sock", base / "pw"
+    sockets.mkdir()
+    password = secrets.token_urlsafe(16)
+    pwfile.write_text(password + "\n")
+    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if runas:
+        for path in (base, sockets, pwfile):
+            shutil.chown(path, "postgres")
+    port = _free_port()
+    pg_ctl = [*runas, str(bindir / "pg_ctl"), "-D", str(data)]
+    try:
+        subprocess.run(
+            [*runas, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
+             f"--pwfile={pwfile}", "-E", "UTF8"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
+            [*pg_ctl, "-l", str(base / "server.log"), "-w", "-t", "30", "-o", f"-h 127.0.0.1 -p {port} -k {sockets}",
+             "start"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        yield f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*pg_ctl, "-m", "fast", "stop"], check=False, capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
