@@ -23,6 +23,7 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_tmp / "shipyard-metrics")
 os.environ.setdefault("APP_DRAIN_FLAG", str(_tmp / "shipyard-draining"))
 
 from prometheus_client import multiprocess  # noqa: E402 - after PROMETHEUS_MULTIPROC_DIR is set
+from shipyard_app.logs import GUNICORN_LOGCONFIG  # noqa: E402 - light: imports no metrics
 
 bind = f"{os.environ.get('APP_BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"  # noqa: S104 - in a container; make app-run binds 127.0.0.1
 workers = int(os.environ.get("APP_WORKERS", "2"))
@@ -35,17 +36,7 @@ keepalive = 5
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - gunicorn's documented choice
 accesslog = None  # the app logs every request itself, in JSON
 errorlog = "-"
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "shipyard_app.logs.EcsJsonFormatter"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
-    "loggers": {
-        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
-    },
-    "root": {"handlers": ["stdout"], "level": "INFO"},
-}
+logconfig_dict = GUNICORN_LOGCONFIG
 DRAIN_SECONDS = float(os.environ.get("APP_DRAIN_SECONDS", "0"))
 
 
