@@ -55,6 +55,10 @@ lint: setup ## ansible-lint (production), yamllint, ruff
 unit: setup ## Unit tests (no engine, no cluster)
 	pytest -q tests/unit
 
+.PHONY: scan
+scan: setup ## Render every inventory's manifests and scan them with checkov (reviewed exceptions only)
+	pytest -q tests/security
+
 .PHONY: app-test
 app-test: setup images ## App tests: unit, real gunicorn, real PostgreSQL, the built container
 	pytest -q app/tests
@@ -81,6 +85,12 @@ test: ## Everything, offline: lint, unit, sandbox, every Molecule scenario, end-
 up: setup ## Converge playbooks/site.yml on inventories/$(ENV) (ARGS= for ansible-playbook)
 	@if [ "$(ENV)" = sandbox ]; then hack/sandbox/build.sh && hack/sandbox/up.sh; fi
 	ansible-playbook -i inventories/$(ENV) playbooks/site.yml $(ARGS)
+
+OUT ?= out/$(ENV)
+.PHONY: render
+render: setup ## Write every manifest the site would apply for ENV to OUT (no cluster)
+	ansible-playbook -i inventories/$(ENV) playbooks/render.yml -e shipyard_render_dir=$(abspath $(OUT))
+	@echo "rendered: $$(find $(OUT) -name '*.yml' | wc -l) files in $(OUT)"
 
 .PHONY: clean
 clean: ## Remove local state (.venv link, .cache, .sandbox); the shared cache stays

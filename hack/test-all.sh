@@ -39,6 +39,7 @@ stage sandbox-build make --no-print-directory sandbox-build
 stage lint make --no-print-directory lint
 stage unit make --no-print-directory unit
 stage app-tests make --no-print-directory app-test
+stage manifest-scan make --no-print-directory scan
 stage sandbox-up make --no-print-directory sandbox-up
 stage sandbox-tests .venv/bin/pytest -q tests/sandbox
 for scenario in "$@"; do

@@ -40,6 +40,17 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int, maximum: in
     return value
 
 
+def _secret(env: dict[str, str], name: str) -> str | None:
+    """A secret from NAME, or from the file NAME_FILE names (a mounted Kubernetes Secret)."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip() or None
+        except OSError as err:
+            raise ConfigError(f"{name}_FILE: cannot read {path}: {err.strerror}") from None
+    return env.get(name) or None
+
+
 def default_database_url() -> str:
     base = Path(os.environ.get("TMPDIR", "/tmp"))  # noqa: S108 - a writable tmpfs in the container
     return f"sqlite:///{base / 'shipyard-app' / 'items.db'}"
@@ -64,7 +75,7 @@ class Config:
         level = env.get("APP_LOG_LEVEL", "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"APP_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
-        url = env.get("DATABASE_URL") or default_database_url()
+        url = _secret(env, "DATABASE_URL") or default_database_url()
         if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ConfigError("DATABASE_URL must start with sqlite:///, postgresql:// or postgres://")
         return cls(
@@ -72,7 +83,7 @@ class Config:
             version=env.get("APP_VERSION", __version__),
             git_revision=env.get("APP_GIT_REVISION", "unknown"),
             database_url=url,
-            api_token=env.get("APP_API_TOKEN") or None,
+            api_token=_secret(env, "APP_API_TOKEN"),
             max_body_bytes=_int(env, "APP_MAX_BODY_BYTES", cls.max_body_bytes, 256, 10 * 1024 * 1024),
             log_level=level,
             metrics_enabled=_bool(env, "APP_METRICS_ENABLED", True),

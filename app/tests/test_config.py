@@ -44,3 +44,15 @@ def test_the_token_is_not_in_repr() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         Config.from_env(env)
+
+
+def test_secrets_can_come_from_files(tmp_path) -> None:
+    (tmp_path / "token").write_text("from-a-file\n")
+    (tmp_path / "url").write_text("postgresql://u:p@db/app")
+    cfg = Config.from_env({"APP_API_TOKEN_FILE": str(tmp_path / "token"), "DATABASE_URL_FILE": str(tmp_path / "url")})
+    assert (cfg.api_token, cfg.database_url) == ("from-a-file", "postgresql://u:p@db/app")
+
+
+def test_an_unreadable_secret_file_names_the_variable(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="APP_API_TOKEN_FILE"):
+        Config.from_env({"APP_API_TOKEN_FILE": str(tmp_path / "missing")})
