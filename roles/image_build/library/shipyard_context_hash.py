@@ -1,0 +1,137 @@
+#!/usr/bin/python
+"""Ansible module: a content hash of a Docker build context."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: shipyard_context_hash
+short_description: Hash a Docker build context as Docker would send it
+description:
+  - Walks the build context, leaves out what C(.dockerignore) excludes (Docker's rules, the last matching
+    pattern wins, C(!) re-includes, C(**) matches any number of folders), and hashes the relative paths,
+    modes and contents of what remains, together with the Dockerfile and extra strings such as build args.
+  - Equal contexts give equal hashes on any machine; any change to a file the build can see changes it.
+  - Reads only; never reports a change.
+options:
+  path:
+    description: The build context folder.
+    type: path
+    required: true
+  dockerfile:
+    description: The Dockerfile, relative to O(path).
+    type: str
+    default: Dockerfile
+  extra:
+    description: More strings to hash with the context, such as build args and the base image ID.
+    type: list
+    elements: str
+    default: []
+author: shipyard
+"""
+
+EXAMPLES = r"""
+- name: Hash the app's build context
+  shipyard_context_hash:
+    path: "{{ playbook_dir }}/../app"
+    extra: ["BASE_IMAGE=localhost/shipyard/debian:bookworm"]
+  register: __ctx
+"""
+
+RETURN = r"""
+hash:
+  description: Hex sha256 of the context.
+  returned: always
+  type: str
+files:
+  description: How many files were hashed.
+  returned: always
+  type: int
+"""
+
+import fnmatch
+import hashlib
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    # Docker (moby/patternmatcher): '**' matches any number of folders, '*' and '?' stay in one segment.
+    parts = []
+    for segment in pattern.split("/"):
+        if segment == "**":
+            parts.append(".*")
+        else:
+            parts.append(fnmatch.translate(segment).removeprefix("(?s:").removesuffix(")\\Z").replace(".*", "[^/]*"))
+    return re.compile("^" + "/".join(parts).replace(".*/", "(.*/)?") + "$")
+
+
+def load_rules(context: str) -> list[tuple[bool, re.Pattern[str]]]:
+    path = os.path.join(context, ".dockerignore")
+    rules = []
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            for raw in handle:
+                line = raw.strip()
+                if not line or line.startswith("#"):
+                    continue
+                negate = line.startswith("!")
+                line = os.path.normpath(line.lstrip("!").strip()).lstrip("/")
+                rules.append((negate, _pattern_regex(line)))
+    return rules
+
+
+def excluded(relpath: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    # A path is also excluded when a parent folder matches: check each prefix, last rule wins.
+    result = False
+    prefixes = [relpath] + ["/".join(relpath.split("/")[: i + 1]) for i in range(relpath.count("/"))]
+    for negate, regex in rules:
+        if any(regex.match(p) for p in prefixes):
+            result = not negate
+    return result
+
+
+def context_hash(context: str, dockerfile: str, extra: list[str]) -> tuple[str, int]:
+    rules = load_rules(context)
+    digest = hashlib.sha256()
+    count = 0
+    for root, dirs, files in os.walk(context):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            rel = os.path.relpath(full, context).replace(os.sep, "/")
+            if rel != dockerfile and excluded(rel, rules):
+                continue
+            digest.update(rel.encode() + b"\0" + oct(os.stat(full).st_mode & 0o777).encode() + b"\0")
+            with open(full, "rb") as handle:
+                for chunk in iter(lambda: handle.read(65536), b""):
+                    digest.update(chunk)
+            digest.update(b"\0")
+            count += 1
+    for item in extra:
+        digest.update(b"extra\0" + item.encode() + b"\0")
+    return digest.hexdigest(), count
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "required": True},
+            "dockerfile": {"type": "str", "default": "Dockerfile"},
+            "extra": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    path = module.params["path"]
+    if not os.path.isdir(path):
+        module.fail_json(msg=f"build context {path} is not a folder")
+    if not os.path.isfile(os.path.join(path, module.params["dockerfile"])):
+        module.fail_json(msg=f"no {module.params['dockerfile']} in build context {path}")
+    value, count = context_hash(path, module.params["dockerfile"], module.params["extra"])
+    module.exit_json(changed=False, hash=value, files=count)
+
+
+if __name__ == "__main__":
+    main()
