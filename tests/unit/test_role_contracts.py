@@ -44,3 +44,13 @@ def test_defaults_and_specs_agree(role: Path) -> None:
     assert with_default - set(defaults) == set(), f"{role.name}: spec defaults missing from defaults/main.yml"
     for key in with_default:
         assert options[key]["default"] == defaults[key], f"{role.name}: {key} default differs between spec and defaults"
+
+
+def test_role_readmes_are_generated_from_the_specs() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "hack/role_docs.py"), "--check"], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
