@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
+from appserver import start_app
 from pgtmp import temporary_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +31,6 @@ wrk.method = "POST"
 wrk.body = '{"name": "bench", "quantity": 1}'
 wrk.headers["Content-Type"] = "application/json"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def databases(kind: str, stack: ExitStack, workdir: Path) -> dict[str, str]:
@@ -53,25 +47,15 @@ def databases(kind: str, stack: ExitStack, workdir: Path) -> dict[str, str]:
 
 
 def start(metrics: bool, workdir: Path, workers: int, threads: int, database: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    run = workdir / f"{'on' if metrics else 'off'}-{port}"
-    run.mkdir()
+    run = Path(tempfile.mkdtemp(prefix=f"{'on' if metrics else 'off'}-", dir=workdir))
     env = {
-        **os.environ,
-        "PORT": str(port),
-        "APP_BIND_HOST": "127.0.0.1",
-        "TMPDIR": str(run),
         "APP_WORKERS": str(workers),
         "APP_THREADS": str(threads),
         "APP_METRICS_ENABLED": str(metrics).lower(),
         "APP_LOG_LEVEL": "WARNING",  # the access log is INFO: measure the app, not the terminal
         "DATABASE_URL": database,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "shipyard_app.wsgi:app"],
-        cwd=ROOT / "app", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_app(run, env)
     for _ in range(200):
         try:
             request = urllib.request.Request(  # noqa: S310 - loopback

@@ -10,20 +10,15 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from appserver import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -41,7 +36,7 @@ def temporary_postgres() -> Iterator[str]:
     if runas:
         for path in (base, sockets, pwfile):
             shutil.chown(path, "postgres")
-    port = _free_port()
+    port = free_port()
     pg_ctl = [*runas, str(bindir / "pg_ctl"), "-D", str(data)]
     try:
         subprocess.run(

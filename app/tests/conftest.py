@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from flask.testing import FlaskClient
 from shipyard_app.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
+from appserver import start_app
 from pgtmp import temporary_postgres
 from shipyard_app.factory import create_app
 
@@ -62,12 +62,6 @@ def auth_client(make_app: Callable[[Config], Flask], tmp_path: Path) -> FlaskCli
     return make_app(Config(database_url=f"sqlite:///{tmp_path}/items.db", api_token=TOKEN)).test_client()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_http(url: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -103,27 +97,11 @@ def gunicorn(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
 
     def start(**env: str) -> Server:
-        port = free_port()
-        run_dir = tmp_path / f"run-{port}"
-        run_dir.mkdir()
-        full_env = {
-            **os.environ,
-            "PORT": str(port),
-            "APP_BIND_HOST": "127.0.0.1",
-            "TMPDIR": str(run_dir),
-            "DATABASE_URL": f"sqlite:///{run_dir}/items.db",
-            **env,
-        }
+        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=tmp_path))
         log = run_dir / "stdout.log"
         with log.open("w") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "shipyard_app.wsgi:app"],
-                cwd=APP_DIR,
-                env=full_env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        server = Server(f"http://127.0.0.1:{port}", process, log)
+            process, url = start_app(run_dir, env, stdout=out)
+        server = Server(url, process, log)
         started.append(server)
         wait_http(server.url + "/health")
         return server

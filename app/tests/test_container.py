@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from appserver import free_port  # hack/ is put on sys.path by conftest
 
-from .conftest import APP_DIR, free_port, wait_http
+from .conftest import APP_DIR, wait_http
 
 pytestmark = pytest.mark.docker
 BASE_IMAGE = os.environ.get("SHIPYARD_APP_BASE_IMAGE", "localhost/shipyard/debian:bookworm")
