@@ -48,7 +48,7 @@ build_base() {
   mkdir -p "$CACHE"
   tarball=$CACHE/debian-$SUITE-$hash.tar
   if [ ! -f "$tarball" ]; then
-    command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install debootstrap)"
+    "$HERE/../ensure-packages.sh" debootstrap=debootstrap || die "debootstrap is needed to build the base images"
     rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
     trap 'rm -rf "$rootfs"' EXIT
     log "debootstrap $SUITE ($BASE_PACKAGES) from $MIRROR; about a minute"
