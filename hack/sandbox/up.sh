@@ -41,7 +41,50 @@ mkdir -p "$DIR/bin"
 for b in "$SANDBOX_BIN_DIR"/*; do ln -sfn "$b" "$DIR/bin/$(basename "$b")"; done
 kubectl() { "$SANDBOX_BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
 
+# Storage: the sandbox has no disks, so no dynamic provisioner either. A default
+# StorageClass and a pool of pre-provisioned PersistentVolumes (static
+# provisioning, as an admin would do) let claims bind through the real
+# PersistentVolume controller, so StatefulSets schedule. Topped up on every call.
+SANDBOX_PV_POOL=${SHIPYARD_SANDBOX_PV_POOL:-8}
+ensure_volumes() {
+  kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: sandbox
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+reclaimPolicy: Retain
+YAML
+  local available missing
+  available=$(kubectl get pv -l shipyard.dev/sandbox-pool=true \
+    -o jsonpath='{range .items[?(@.status.phase=="Available")]}{.metadata.name}{"\n"}{end}' | grep -c . || true)
+  missing=$((SANDBOX_PV_POOL - available))
+  for _ in $(seq 1 "$missing"); do
+    kubectl create -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  generateName: sandbox-pv-
+  labels:
+    shipyard.dev/sandbox-pool: "true"
+spec:
+  storageClassName: sandbox
+  capacity:
+    storage: 100Gi
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath:
+    path: /var/lib/sandbox-volumes
+    type: DirectoryOrCreate
+YAML
+  done
+}
+
 if [ -f "$KUBECONFIG_OUT" ] && kubectl get --raw /readyz --request-timeout=3s >/dev/null 2>&1; then
+  ensure_volumes
   log "sandbox '$NAME' is already running ($(took)): export KUBECONFIG=$KUBECONFIG_OUT"
   exit 0
 fi
@@ -108,5 +151,6 @@ for _ in $(seq 1 60); do
   kubectl -n default get serviceaccount default >/dev/null 2>&1 && break
   sleep 0.5
 done
+ensure_volumes || die "could not create the sandbox's StorageClass and volumes"
 echo "$PORT" >"$DIR/port"
-log "sandbox '$NAME' ready in $(took): export KUBECONFIG=$KUBECONFIG_OUT (pods are simulated by KWOK: they are scheduled and report Ready, but no container runs)"
+log "sandbox '$NAME' ready in $(took): export KUBECONFIG=$KUBECONFIG_OUT (pods are simulated by KWOK: they are scheduled and report Ready, but no container runs; claims bind to pre-provisioned volumes)"

@@ -174,3 +174,37 @@ def test_up_refuses_a_taken_port(tmp_path: Path) -> None:
     )
     assert out.returncode != 0
     assert f"port 127.0.0.1:{port} is taken" in out.stderr
+
+
+def test_a_statefulset_claim_binds_and_its_pod_runs(api: client.ApiClient, namespace: str) -> None:
+    # A claim with no class gets the default class and binds to a pooled volume
+    # through the real PersistentVolume controller; the pod is then scheduled.
+    stateful = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": "db",
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "localhost/db:1", "volumeMounts": [
+                    {"name": "data", "mountPath": "/data"}]}]},
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
+        },
+    }  # fmt: skip
+    client.AppsV1Api(api).create_namespaced_stateful_set(namespace, stateful)
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        claims = core.list_namespaced_persistent_volume_claim(namespace).items
+        pods = core.list_namespaced_pod(namespace, label_selector="app=db").items
+        if claims and claims[0].status.phase == "Bound" and pods and pods[0].status.phase == "Running":
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"claim {[c.status.phase for c in claims]}, pods {[p.status.phase for p in pods]} after 60s")
+    assert claims[0].spec.storage_class_name == "sandbox"
