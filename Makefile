@@ -44,6 +44,10 @@ sandbox-up: sandbox-build ## Start the sandbox Kubernetes API on 127.0.0.1 (.san
 sandbox-down: ## Stop the sandbox and delete its state
 	@hack/sandbox/down.sh
 
+.PHONY: tools
+tools: ## Build the pinned test tools (Prometheus, Alertmanager, cyclonus) from the Go module proxy, once
+	@hack/tools/build.sh prometheus alertmanager cyclonus >/dev/null
+
 .PHONY: lint
 lint: setup ## ansible-lint (production), yamllint, ruff
 	yamllint --strict .
@@ -54,6 +58,10 @@ lint: setup ## ansible-lint (production), yamllint, ruff
 .PHONY: unit
 unit: setup ## Unit tests (no engine, no cluster)
 	pytest -q tests/unit
+
+.PHONY: monitoring-test
+monitoring-test: setup tools ## promtool/amtool checks, rule unit tests, and a real Prometheus scraping the real app
+	pytest -q tests/monitoring
 
 .PHONY: scan
 scan: setup ## Render every inventory's manifests and scan them with checkov (reviewed exceptions only)
@@ -90,7 +98,8 @@ OUT ?= out/$(ENV)
 .PHONY: render
 render: setup ## Write every manifest the site would apply for ENV to OUT (no cluster)
 	ansible-playbook -i inventories/$(ENV) playbooks/render.yml -e shipyard_render_dir=$(abspath $(OUT))
-	@echo "rendered: $$(find $(OUT) -name '*.yml' | wc -l) files in $(OUT)"
+	@echo "rendered: $$(find $(OUT) -name '*.yml' | wc -l) files in $(OUT); requests of the workloads:"
+	@python hack/footprint.py $(OUT)
 
 .PHONY: clean
 clean: ## Remove local state (.venv link, .cache, .sandbox); the shared cache stays

@@ -36,10 +36,12 @@ stage setup make --no-print-directory setup || { echo "setup failed; nothing els
 stage docker-engine make --no-print-directory docker
 stage base-images make --no-print-directory images
 stage sandbox-build make --no-print-directory sandbox-build
+stage test-tools make --no-print-directory tools
 stage lint make --no-print-directory lint
 stage unit make --no-print-directory unit
 stage app-tests make --no-print-directory app-test
 stage manifest-scan make --no-print-directory scan
+stage monitoring-tests make --no-print-directory monitoring-test
 stage sandbox-up make --no-print-directory sandbox-up
 stage sandbox-tests .venv/bin/pytest -q tests/sandbox
 for scenario in "$@"; do

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Build the test tools the stacks' tests need from the Go module proxy, each
+# into its own cache folder, only when missing; print the bin folder of each.
+#   build.sh prometheus alertmanager cyclonus
+#   prometheus:       prometheus and promtool with every discovery plugin (Debian's lack Kubernetes discovery)
+#   alertmanager:     alertmanager and amtool
+#   cyclonus:         NetworkPolicy analysis engine (reachability over the rendered policies)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=hack/tools/versions.env
+. "$HERE/versions.env"
+CACHE=${SHIPYARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/shipyard}
+export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+export GOCACHE=${GOCACHE:-$CACHE/go-build}
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# build NAME VERSION MODULE@VERSION LDFLAGS PACKAGE... (binaries land in the cache folder)
+build() {
+  local name=$1 version=$2 modver=$3 ldflags=$4; shift 4
+  local bin=$CACHE/tools/$name-$version
+  if [ -f "$bin/.complete" ]; then echo "$bin"; return; fi
+  command -v go >/dev/null || die "go is needed to build $name $version (https://go.dev/dl)"
+  local work start=$SECONDS
+  work=$(mktemp -d)
+  log "building $name $version from the Go module proxy (a few minutes, once)"
+  (
+    cd "$work"
+    go mod init shipyard.local/tools/"$name" >/dev/null 2>&1
+    go get "$modver" >"$work/build.log" 2>&1
+    mkdir -p "$bin"
+    go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/" "$@" >>"$work/build.log" 2>&1
+  ) || { tail -30 "$work/build.log" >&2; rm -rf "$work"; die "building $name $version failed"; }
+  rm -rf "$work"
+  touch "$bin/.complete"
+  log "$name $version built in $((SECONDS - start))s"
+  echo "$bin"
+}
+
+for tool in "$@"; do
+  case $tool in
+    prometheus)
+      v=github.com/prometheus/common/version
+      build prometheus "$PROMETHEUS_VERSION" "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" \
+        "-X $v.Version=${PROMETHEUS_VERSION#v} -X $v.Revision=module-$PROMETHEUS_MODULE_VERSION -X $v.Branch=release" \
+        github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool ;;
+    alertmanager)
+      v=github.com/prometheus/common/version
+      build alertmanager "$ALERTMANAGER_VERSION" "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" \
+        "-X $v.Version=${ALERTMANAGER_VERSION#v} -X $v.Branch=release" \
+        github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool ;;
+    cyclonus)
+      build cyclonus "$CYCLONUS_VERSION" "github.com/mattfenwick/cyclonus@$CYCLONUS_VERSION" "" \
+        github.com/mattfenwick/cyclonus/cmd/cyclonus ;;
+    *) die "unknown tool '$tool' (prometheus, alertmanager, cyclonus)" ;;
+  esac
+done
