@@ -63,6 +63,10 @@ unit: setup ## Unit tests (no engine, no cluster)
 monitoring-test: setup tools ## promtool/amtool checks, rule unit tests, and a real Prometheus scraping the real app
 	pytest -q tests/monitoring
 
+.PHONY: logging-test
+logging-test: setup ## The app's real log lines against the logging stack's index template
+	pytest -q tests/logging
+
 .PHONY: scan
 scan: setup ## Render every inventory's manifests and scan them with checkov (reviewed exceptions only)
 	pytest -q tests/security

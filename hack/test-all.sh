@@ -42,6 +42,7 @@ stage unit make --no-print-directory unit
 stage app-tests make --no-print-directory app-test
 stage manifest-scan make --no-print-directory scan
 stage monitoring-tests make --no-print-directory monitoring-test
+stage logging-tests make --no-print-directory logging-test
 stage sandbox-up make --no-print-directory sandbox-up
 stage sandbox-tests .venv/bin/pytest -q tests/sandbox
 for scenario in "$@"; do
