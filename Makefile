@@ -68,7 +68,7 @@ logging-test: setup ## The app's real log lines against the logging stack's inde
 	pytest -q tests/logging
 
 .PHONY: scan
-scan: setup ## Render every inventory's manifests and scan them with checkov (reviewed exceptions only)
+scan: setup tools ## Render every inventory's manifests: checkov (reviewed exceptions only) and the NetworkPolicy reachability matrix
 	pytest -q tests/security
 
 .PHONY: app-test
