@@ -98,12 +98,26 @@ up: setup ## Converge playbooks/site.yml on inventories/$(ENV) (ARGS= for ansibl
 	@if [ "$(ENV)" = sandbox ]; then hack/sandbox/build.sh && hack/sandbox/up.sh; fi
 	ansible-playbook -i inventories/$(ENV) playbooks/site.yml $(ARGS)
 
+.PHONY: down
+down: setup ## Remove everything the site deployed on inventories/$(ENV) (the sandbox itself stops too)
+	ansible-playbook -i inventories/$(ENV) playbooks/teardown.yml -e shipyard_teardown_confirm=yes $(ARGS)
+	@if [ "$(ENV)" = sandbox ]; then hack/sandbox/down.sh; fi
+	@echo "down: the site is removed from inventories/$(ENV)"
+
 OUT ?= out/$(ENV)
 .PHONY: render
 render: setup ## Write every manifest the site would apply for ENV to OUT (no cluster)
 	ansible-playbook -i inventories/$(ENV) playbooks/render.yml -e shipyard_render_dir=$(abspath $(OUT))
 	@echo "rendered: $$(find $(OUT) -name '*.yml' | wc -l) files in $(OUT); requests of the workloads:"
 	@python hack/footprint.py $(OUT)
+
+.PHONY: artifacts
+artifacts: setup ## List every image and binary inventories/$(ENV) uses, with versions, digests, sha256 (out/ENV/artifacts.json)
+	@python hack/artifacts.py $(ENV)
+
+.PHONY: bench
+bench: setup sandbox-build ## Time a first converge, a no-op rerun and kubectl apply --server-side, on fresh sandboxes
+	@hack/bench.sh
 
 .PHONY: clean
 clean: ## Remove local state (.venv link, .cache, .sandbox); the shared cache stays

@@ -41,16 +41,18 @@ def namespaces(api: client.ApiClient, rendered: list[dict]) -> Iterator[dict[str
     """A fresh copy of every rendered namespace, with its Pod Security labels: rendered name -> test name."""
     core = client.CoreV1Api(api)
     suffix = uuid.uuid4().hex[:6]
-    made = {}
-    for doc in rendered:
-        if doc["kind"] == "Namespace":
-            name = f"{doc['metadata']['name'][:50]}-{suffix}"
-            labels = {k: v for k, v in doc["metadata"]["labels"].items() if k.startswith("pod-security.")}
-            core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
-            made[doc["metadata"]["name"]] = name
-    yield made
-    for name in made.values():
-        core.delete_namespace(name)
+    made: dict[str, str] = {}
+    try:
+        for doc in rendered:
+            if doc["kind"] == "Namespace":
+                name = f"{doc['metadata']['name'][:50]}-{suffix}"
+                labels = {k: v for k, v in doc["metadata"]["labels"].items() if k.startswith("pod-security.")}
+                core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
+                made[doc["metadata"]["name"]] = name
+        yield made
+    finally:
+        for name in made.values():
+            core.delete_namespace(name)
 
 
 def as_pod(workload: dict, namespace: str) -> dict:

@@ -54,3 +54,13 @@ def test_role_readmes_are_generated_from_the_specs() -> None:
         [sys.executable, str(ROOT / "hack/role_docs.py"), "--check"], capture_output=True, text=True, check=False
     )
     assert run.returncode == 0, run.stderr
+
+
+def test_readme_tag_table_is_generated_from_list_tags() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "hack/tags_doc.py"), "--check"], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
