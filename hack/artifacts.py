@@ -70,13 +70,16 @@ def main() -> int:
         images.add(variables["image_build_base_image"])
     items = [split(i) for i in sorted(images)]
     if variables["__has_cluster_hosts"]:
-        pins = variables.get("k8s_tools_checksums") or {}
+        pins = yaml.safe_load((ROOT / "roles/k8s_tools/vars/main.yml").read_text())["__k8s_tools_known_checksums"]
+        for tool, versions in (variables.get("k8s_tools_checksums") or {}).items():
+            for version, sums in versions.items():
+                pins.setdefault(tool, {}).setdefault(version, {}).update(sums)
         for tool in ("kubectl", "kind", "helm"):
             version = variables[f"k8s_tools_{tool}_version"]
             sums = (pins.get(tool) or {}).get(version) or {}
             items.append({"kind": "binary", "name": tool, "version": version,
                           "digest": ", ".join(f"{arch} sha256:{s}" for arch, s in sorted(sums.items()))
-                          or "no sha256 pin (hack/pin-tool-checksums.sh)"})  # fmt: skip
+                          or "no sha256 pin (hack/tool_checksums.py)"})  # fmt: skip
     out = ROOT / "out" / inventory
     out.mkdir(parents=True, exist_ok=True)
     (out / "artifacts.json").write_text(json.dumps(items, indent=2) + "\n")
