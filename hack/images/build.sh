@@ -3,8 +3,8 @@
 #
 #   localhost/shipyard/debian:bookworm          minimal bookworm + python3, venv, CA certificates
 #                                               (the app image's BASE_IMAGE in tests)
-#   localhost/shipyard/debian-systemd:bookworm  the above + systemd as PID 1, for Molecule
-#                                               scenarios of roles that manage hosts
+#   localhost/shipyard/debian-systemd:bookworm  the above + systemd as PID 1 and sshd, for
+#                                               Molecule scenarios of roles that manage hosts
 #
 # A rootfs is made by debootstrap and imported with `docker import`. Each image
 # carries the hash of its recipe in a label; it is rebuilt only when the recipe
