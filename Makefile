@@ -91,7 +91,7 @@ molecule: setup ## Run one Molecule scenario: make molecule SCENARIO=<role>
 
 .PHONY: test
 test: ## Everything, offline: lint, unit, sandbox, every Molecule scenario, end-to-end
-	@hack/test-all.sh $(SCENARIOS)
+	@python3 hack/test_all.py $(SCENARIOS)
 
 .PHONY: up
 up: setup ## Converge playbooks/site.yml on inventories/$(ENV) (ARGS= for ansible-playbook)

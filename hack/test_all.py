@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""`make test`: every check, offline, each job timed, all jobs even when one fails,
+then one summary line. Arguments: the Molecule scenarios.
+
+setup, the Docker engine and the base images come first, in order. The rest run
+on SHIPYARD_TEST_WORKERS workers (default 2), each job as soon as the jobs it
+needs have passed: the Go builds (sandbox binaries, test tools) take minutes on
+a cold machine, and everything that does not need them runs meanwhile. Each
+job's output goes to .cache/test-logs/<job>.log; a failed job's tail is printed.
+Standard library only: it runs before the virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LOGS = ROOT / ".cache" / "test-logs"
+TAIL = 80
+
+
+@dataclass
+class Job:
+    name: str
+    argv: list[str]
+    needs: tuple[str, ...] = ()
+    rc: int | None = None
+    took: int = 0
+    note: str = ""
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+    started: float = 0.0
+
+    @property
+    def log(self) -> Path:
+        return LOGS / (self.name.replace(" ", "-") + ".log")
+
+
+def make(*targets: str, **variables: str) -> list[str]:
+    return ["make", "--no-print-directory", *targets, *(f"{k}={v}" for k, v in variables.items())]
+
+
+def jobs_for(scenarios: list[str]) -> list[Job]:
+    """In priority order: a free worker takes the first job whose needs have passed."""
+    sandbox = ("sandbox-build",)
+    by_length = ["site", "logging", "app_deploy", "monitoring"]  # the longest first
+    molecule = sorted(scenarios, key=lambda s: (by_length.index(s) if s in by_length else len(by_length), s))
+    offline = [s for s in molecule if s in ("container_runtime", "image_build")]  # need no Go binary
+    return [
+        Job("sandbox-build", make("sandbox-build")),
+        Job("test-tools", make("tools")),
+        *[Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox) for s in molecule if s == "site"],
+        Job("lint", make("lint")),
+        Job("unit", make("unit")),
+        Job("app-tests", make("app-test")),
+        Job("logging-tests", make("logging-test")),
+        *[Job(f"molecule {s}", make("molecule", SCENARIO=s)) for s in offline],
+        Job("manifest-scan", make("scan"), ("test-tools",)),
+        Job("monitoring-tests", make("monitoring-test"), ("test-tools",)),
+        Job(
+            "sandbox-tests",
+            ["sh", "-c", "make --no-print-directory sandbox-up && .venv/bin/pytest -q tests/sandbox"],
+            sandbox,
+        ),
+        *[
+            Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox)
+            for s in molecule
+            if s != "site" and s not in offline
+        ],
+        Job("make up", make("up"), ("sandbox-tests",)),
+    ]
+
+
+def run_serially(job: Job) -> bool:
+    print(f"\n==> {job.name}", flush=True)
+    start = time.monotonic()
+    job.rc = subprocess.call(job.argv, cwd=ROOT)
+    job.took = round(time.monotonic() - start)
+    return job.rc == 0
+
+
+def report(job: Job) -> None:
+    if job.rc == 0:
+        print(f"PASS  {job.took:>4}s  {job.name}", flush=True)
+        return
+    print(f"FAIL  {job.took:>4}s  {job.name} ({job.note or f'exit {job.rc}'}); log: {job.log.relative_to(ROOT)}")
+    if job.log.is_file():
+        lines = job.log.read_text(errors="replace").splitlines()
+        print(f"---- last {min(TAIL, len(lines))} lines of {job.name} ----")
+        print("\n".join(lines[-TAIL:]))
+        print("----", flush=True)
+
+
+def schedule(jobs: list[Job], workers: int) -> None:
+    pending, running = list(jobs), []
+    by_name = {j.name: j for j in jobs}
+    while pending or running:
+        for job in list(pending):
+            failed = [n for n in job.needs if n in by_name and by_name[n].rc not in (None, 0)]
+            if failed:
+                pending.remove(job)
+                job.rc, job.note = 1, f"not run: {', '.join(failed)} failed"
+                report(job)
+        while len(running) < workers:
+            ready = next((j for j in pending if all(by_name[n].rc == 0 for n in j.needs if n in by_name)), None)
+            if ready is None:
+                break
+            pending.remove(ready)
+            print(f"  >>  start {ready.name}", flush=True)
+            ready.started = time.monotonic()
+            with ready.log.open("w") as log:
+                ready.proc = subprocess.Popen(
+                    ready.argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            running.append(ready)
+        time.sleep(1)
+        for job in list(running):
+            if job.proc is not None and job.proc.poll() is not None:
+                running.remove(job)
+                job.rc, job.took = job.proc.returncode, round(time.monotonic() - job.started)
+                report(job)
+
+
+def sandbox_answers() -> bool:
+    kubectl, kubeconfig = ROOT / ".sandbox/bin/kubectl", ROOT / ".sandbox/kubeconfig"
+    if not (kubectl.exists() and kubeconfig.exists()):
+        return False
+    probe = [str(kubectl), "--kubeconfig", str(kubeconfig), "get", "--raw", "/readyz", "--request-timeout=3s"]
+    return subprocess.call(probe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+
+
+def main() -> int:
+    os.chdir(ROOT)
+    workers = int(os.environ.get("SHIPYARD_TEST_WORKERS", "2"))
+    total = time.monotonic()
+    # Leave the machine as we found it: stop the dev sandbox only if this run started it.
+    sandbox_was_up = sandbox_answers()
+    prelude = [Job("setup", make("setup")), Job("docker-engine", make("docker")), Job("base-images", make("images"))]
+    jobs = jobs_for(sys.argv[1:])
+
+    def stop(*_: object) -> None:
+        for job in jobs:
+            if job.proc is not None and job.proc.poll() is None:
+                os.killpg(job.proc.pid, signal.SIGTERM)
+        raise SystemExit(130)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        if not run_serially(prelude[0]):
+            print("setup failed; nothing else can run", file=sys.stderr)
+            return 1
+        for job in prelude[1:]:
+            run_serially(job)
+        LOGS.mkdir(parents=True, exist_ok=True)
+        print(f"\n==> {len(jobs)} jobs on {workers} workers (logs in {LOGS.relative_to(ROOT)}/)", flush=True)
+        if all(j.rc == 0 for j in prelude):
+            schedule(jobs, workers)
+        else:
+            for job in jobs:
+                job.rc, job.note = 1, "not run: the engine or the base images failed"
+    finally:
+        if not sandbox_was_up:
+            subprocess.call(["hack/sandbox/down.sh"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    everything = prelude + jobs
+    passed = sum(1 for j in everything if j.rc == 0)
+    print(f"\n==> summary ({round(time.monotonic() - total)}s in all, {workers} workers)")
+    for job in everything:
+        status = "PASS" if job.rc == 0 else "FAIL"
+        print(f"  {status}  {job.took:>4}s  {job.name}" + ("" if job.rc == 0 else f" ({job.note or f'exit {job.rc}'})"))
+    print(f"stages: {passed} passed, {len(everything) - passed} failed")
+    return 0 if passed == len(everything) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
