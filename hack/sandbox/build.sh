@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build (or download) the pinned sandbox binaries into the cache:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd,
-# kwok, kwokctl, kind and helm.
+# kwok, kwokctl, kind and helm, and the real node's kubelet and kube-proxy
+# (same Kubernetes version, same wrapper module: the node build shares most
+# of its compiled packages with the control plane).
 #
 # Where the internet is reachable the official release artifacts are
 # downloaded and checked against the publisher's sha256 files (and the pins
@@ -16,7 +18,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 SOURCE=${SHIPYARD_SANDBOX_SOURCE:-auto}
-ALL_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl kind helm)
+KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
+ALL_BINS=("${KUBE_BINS[@]}" etcd kwok kwokctl kind helm)
 WORK=$SHIPYARD_CACHE/sandbox/src-$SANDBOX_RECIPE
 mkdir -p "$SANDBOX_BIN_DIR" "$WORK"
 
@@ -86,7 +89,7 @@ download_verified() { # url sum-url dest name
 download_all() {
   local arch=linux-amd64 b base
   base=https://dl.k8s.io/release/${KUBE_VERSION}/bin/linux/amd64
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for b in "${KUBE_BINS[@]}"; do
     need "$b" || continue
     download_verified "$base/$b" "$base/$b.sha256" "$SANDBOX_BIN_DIR/$b" "$b-${KUBE_VERSION}-$arch" || return 1
   done
@@ -150,7 +153,7 @@ build_kube() {
     touch "$mod/.prepared"
   fi
   local pkgs=() b
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for b in "${KUBE_BINS[@]}"; do
     need "$b" && pkgs+=("k8s.io/kubernetes/cmd/$b")
   done
   [ ${#pkgs[@]} -gt 0 ] || return 0
@@ -187,8 +190,10 @@ build_all() {
   if need kwok || need kwokctl; then
     with_progress "kwok ${KWOK_VERSION}" build_gotool "sigs.k8s.io/kwok@${KWOK_VERSION}" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
   fi
-  if need kube-apiserver || need kube-controller-manager || need kube-scheduler || need kubectl; then
-    with_progress "kubernetes ${KUBE_VERSION} (apiserver, controller-manager, scheduler, kubectl)" build_kube
+  local b kube_missing=()
+  for b in "${KUBE_BINS[@]}"; do need "$b" && kube_missing+=("$b"); done
+  if [ ${#kube_missing[@]} -gt 0 ]; then
+    with_progress "kubernetes ${KUBE_VERSION} (${kube_missing[*]})" build_kube
   fi
   need kind && with_progress "kind ${KIND_VERSION}" build_gotool "sigs.k8s.io/kind@${KIND_VERSION}" sigs.k8s.io/kind
   if need helm; then

@@ -5,6 +5,8 @@
 #   prometheus:       prometheus and promtool with every discovery plugin (Debian's lack Kubernetes discovery)
 #   alertmanager:     alertmanager and amtool
 #   cyclonus:         NetworkPolicy analysis engine (reachability over the rendered policies)
+#   coredns:          the local cluster's DNS, with only the plugins it uses (coredns/main.go)
+#   kube-router:      the local cluster's NetworkPolicy engine (firewall only)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hack/tools/versions.env
@@ -17,6 +19,7 @@ log() { printf '[tools] %s\n' "$*" >&2; }
 die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # build NAME VERSION MODULE@VERSION LDFLAGS PACKAGE... (binaries land in the cache folder)
+# A folder hack/tools/NAME/ holds a main package of ours, built as PACKAGE '.'.
 build() {
   local name=$1 version=$2 modver=$3 ldflags=$4; shift 4
   local bin=$CACHE/tools/$name-$version
@@ -28,7 +31,9 @@ build() {
   (
     cd "$work"
     go mod init shipyard.local/tools/"$name" >/dev/null 2>&1
+    if [ -d "$HERE/$name" ]; then cp "$HERE/$name"/*.go .; fi
     go get "$modver" >"$work/build.log" 2>&1
+    if [ -d "$HERE/$name" ]; then go mod tidy >>"$work/build.log" 2>&1; fi
     mkdir -p "$bin"
     go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/" "$@" >>"$work/build.log" 2>&1
   ) || { tail -30 "$work/build.log" >&2; rm -rf "$work"; die "building $name $version failed"; }
@@ -53,6 +58,13 @@ for tool in "$@"; do
     cyclonus)
       build cyclonus "$CYCLONUS_VERSION" "github.com/mattfenwick/cyclonus@$CYCLONUS_VERSION" "" \
         github.com/mattfenwick/cyclonus/cmd/cyclonus ;;
-    *) die "unknown tool '$tool' (prometheus, alertmanager, cyclonus)" ;;
+    coredns)
+      build coredns "$COREDNS_VERSION" "github.com/coredns/coredns@$COREDNS_VERSION" \
+        "-X github.com/coredns/coredns/coremain.GitCommit=module-$COREDNS_VERSION" . ;;
+    kube-router)
+      build kube-router "$KUBE_ROUTER_VERSION" "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" \
+        "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+        github.com/cloudnativelabs/kube-router/v2/cmd/kube-router ;;
+    *) die "unknown tool '$tool' (prometheus, alertmanager, cyclonus, coredns, kube-router)" ;;
   esac
 done
