@@ -37,16 +37,16 @@ sandbox-build: ## Download or build the pinned control-plane binaries into the c
 	@hack/sandbox/build.sh
 
 .PHONY: sandbox-up
-sandbox-up: sandbox-build ## Start the sandbox Kubernetes API on 127.0.0.1 (.sandbox/kubeconfig)
-	@hack/sandbox/up.sh
+sandbox-up: sandbox-build images ## Start the local cluster (a real node + a simulated one) in a container; API on 127.0.0.1, .sandbox/kubeconfig
+	@hack/cluster/up.sh
 
 .PHONY: sandbox-down
-sandbox-down: ## Stop the sandbox and delete its state
-	@hack/sandbox/down.sh
+sandbox-down: ## Remove the local cluster: container, volumes, cgroups, .sandbox
+	@hack/cluster/down.sh
 
 .PHONY: tools
-tools: ## Build the pinned test tools (Prometheus, Alertmanager, cyclonus) from the Go module proxy, once
-	@hack/tools/build.sh prometheus alertmanager cyclonus >/dev/null
+tools: ## Build the pinned tools (Prometheus, Alertmanager, cyclonus, CoreDNS, kube-router) from the Go module proxy, once
+	@hack/tools/build.sh prometheus alertmanager cyclonus coredns kube-router >/dev/null
 
 .PHONY: lint
 lint: setup ## ansible-lint (production), yamllint, ruff
@@ -66,6 +66,10 @@ monitoring-test: setup tools ## promtool/amtool checks, rule unit tests, and a r
 .PHONY: logging-test
 logging-test: setup ## The app's real log lines against the logging stack's index template
 	pytest -q tests/logging
+
+.PHONY: real-pods-test
+real-pods-test: setup ## On the local cluster after `make up`: the site proven on running containers (app, PostgreSQL, Prometheus, NetworkPolicies, faults)
+	pytest -q tests/cluster
 
 .PHONY: scan
 scan: setup tools ## Render every inventory's manifests: checkov (reviewed exceptions only) and the NetworkPolicy reachability matrix
@@ -95,14 +99,17 @@ test: ## Everything, offline: lint, unit, sandbox, every Molecule scenario, end-
 
 .PHONY: up
 up: setup ## Converge playbooks/site.yml on inventories/$(ENV) (ARGS= for ansible-playbook)
-	@if [ "$(ENV)" = sandbox ]; then hack/sandbox/build.sh && hack/sandbox/up.sh; fi
+	@if [ "$(ENV)" = sandbox ]; then $(MAKE) --no-print-directory sandbox-up; fi
 	ansible-playbook -i inventories/$(ENV) playbooks/site.yml $(ARGS)
+	@if [ "$(ENV)" = sandbox ]; then hack/cluster/check-app.sh; fi
 
 .PHONY: down
-down: setup ## Remove everything the site deployed on inventories/$(ENV) (the sandbox itself stops too)
-	ansible-playbook -i inventories/$(ENV) playbooks/teardown.yml -e shipyard_teardown_confirm=yes $(ARGS)
-	@if [ "$(ENV)" = sandbox ]; then hack/sandbox/down.sh; fi
-	@echo "down: the site is removed from inventories/$(ENV)"
+down: setup ## Remove everything the site deployed on inventories/$(ENV) (the local cluster goes too)
+	@if [ "$(ENV)" = sandbox ] && [ ! -f .sandbox/kubeconfig ]; then \
+	  echo "down: no local cluster here; nothing to remove"; hack/cluster/down.sh; exit 0; fi; \
+	ansible-playbook -i inventories/$(ENV) playbooks/teardown.yml -e shipyard_teardown_confirm=yes $(ARGS); \
+	if [ "$(ENV)" = sandbox ]; then hack/cluster/down.sh; fi; \
+	echo "down: the site is removed from inventories/$(ENV)"
 
 OUT ?= out/$(ENV)
 .PHONY: render
@@ -121,5 +128,5 @@ bench: setup sandbox-build ## Time a first converge, a no-op rerun and kubectl a
 
 .PHONY: clean
 clean: ## Remove local state (.venv link, .cache, .sandbox); the shared cache stays
-	-@hack/sandbox/down.sh
+	-@hack/cluster/down.sh
 	rm -rf .venv .cache collections/ansible_collections

@@ -28,7 +28,8 @@ def table() -> str:
     )  # fmt: skip
     rows: dict[str, list[tuple[str, str]]] = {}
     for match in PLAY.finditer(run.stdout):
-        for tag in filter(None, match["tags"].split(", ")):
+        # A play's tags come as a set: sorted here, so the table is stable.
+        for tag in sorted(filter(None, (t.strip() for t in match["tags"].split(",")))):
             rows.setdefault(tag, []).append((match["name"], match["hosts"]))
     lines = ["| Tag | Runs | On |", "|---|---|---|"]
     for tag, plays in rows.items():
