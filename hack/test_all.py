@@ -62,17 +62,16 @@ def jobs_for(scenarios: list[str]) -> list[Job]:
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s)) for s in offline],
         Job("manifest-scan", make("scan"), ("test-tools",)),
         Job("monitoring-tests", make("monitoring-test"), ("test-tools",)),
-        Job(
-            "sandbox-tests",
-            ["sh", "-c", "make --no-print-directory sandbox-up && .venv/bin/pytest -q tests/sandbox"],
-            sandbox,
-        ),
+        Job("sandbox-tests", [".venv/bin/pytest", "-q", "tests/sandbox"], sandbox),
         *[
             Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox)
             for s in molecule
             if s != "site" and s not in offline
         ],
-        Job("make up", make("up"), ("sandbox-tests",)),
+        # The local cluster with its real node: the site converged by `make up`,
+        # then proven on running containers.
+        Job("make up", make("up"), ("sandbox-build", "test-tools")),
+        Job("real-pods", make("real-pods-test"), ("make up",)),
     ]
 
 
@@ -138,7 +137,7 @@ def main() -> int:
     os.chdir(ROOT)
     workers = int(os.environ.get("SHIPYARD_TEST_WORKERS", "2"))
     total = time.monotonic()
-    # Leave the machine as we found it: stop the dev sandbox only if this run started it.
+    # Leave the machine as we found it: remove the local cluster only if this run started it.
     sandbox_was_up = sandbox_answers()
     prelude = [Job("setup", make("setup")), Job("docker-engine", make("docker")), Job("base-images", make("images"))]
     jobs = jobs_for(sys.argv[1:])
@@ -166,7 +165,7 @@ def main() -> int:
                 job.rc, job.note = 1, "not run: the engine or the base images failed"
     finally:
         if not sandbox_was_up:
-            subprocess.call(["hack/sandbox/down.sh"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.call(["hack/cluster/down.sh"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     everything = prelude + jobs
     passed = sum(1 for j in everything if j.rc == 0)
     print(f"\n==> summary ({round(time.monotonic() - total)}s in all, {workers} workers)")

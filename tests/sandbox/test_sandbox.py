@@ -28,8 +28,8 @@ def test_api_reports_the_pinned_version(api: client.ApiClient) -> None:
     assert info.git_version == pinned("KUBE_VERSION")
 
 
-def test_api_listens_on_loopback_only() -> None:
-    port = (ROOT / ".sandbox/port").read_text().strip()
+def test_api_listens_on_loopback_only(sandbox: Path) -> None:
+    port = (sandbox / "port").read_text().strip()
     listeners = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
     addresses = {line.split()[3].rsplit(":", 1)[0] for line in listeners.splitlines()}
     assert addresses == {"127.0.0.1"}, listeners
@@ -156,15 +156,15 @@ def test_pod_security_rejects_a_privileged_pod(api: client.ApiClient, namespace:
     core.create_namespaced_pod(namespace, _pod("ok", COMPLIANT))
 
 
-def test_second_up_returns_at_once() -> None:
+def test_second_up_returns_at_once(sandbox: Path, up_command: list[str]) -> None:
     start = time.monotonic()
-    out = subprocess.run(["hack/sandbox/up.sh"], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(up_command, cwd=ROOT, capture_output=True, text=True, check=True)
     assert time.monotonic() - start < 5
     assert "already running" in out.stderr
 
 
-def test_up_refuses_a_taken_port(tmp_path: Path) -> None:
-    port = (ROOT / ".sandbox/port").read_text().strip()
+def test_up_refuses_a_taken_port(sandbox: Path, tmp_path: Path) -> None:
+    port = (sandbox / "port").read_text().strip()
     out = subprocess.run(
         ["hack/sandbox/up.sh", "--name", "taken", "--port", port, "--dir", str(tmp_path)],
         cwd=ROOT,

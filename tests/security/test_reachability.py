@@ -12,95 +12,33 @@ from pathlib import Path
 
 import pytest
 import yaml
+from netpol_flows import ALLOWED, DENIED, Flow, Peer
 
 ROOT = Path(__file__).resolve().parents[2]
 APISERVER = "192.0.2.1"  # the render's placeholder address of the API server
 INTERNET = "93.184.216.34"
+HOST = "172.17.0.1"  # Docker's bridge gateway, where the local cluster's published ports come from
 
 
 _ips = iter(range(10, 250))
+_addresses: dict[Peer, dict] = {}
 
 
-def pod(namespace: str, **labels: str) -> dict:
-    """A pod by its labels and namespace, with a pod-network address of its own."""
-    return {"Internal": {"PodLabels": labels, "Namespace": namespace,
-                         "NamespaceLabels": {"kubernetes.io/metadata.name": namespace}},
-            "IP": f"10.244.0.{next(_ips)}"}  # fmt: skip
-
-
-def stack(name: str, namespace: str) -> dict:
-    return pod(namespace, **{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": namespace})
-
-
-APP = pod("shipyard", **{"app.kubernetes.io/name": "shipyard-app", "app.kubernetes.io/instance": "shipyard-app"})
-DB = pod("shipyard", **{"app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "shipyard-app"})
-PROM, AM, GRAFANA, KSM = (stack(n, "shipyard-monitoring") for n in
-                          ("prometheus", "alertmanager", "grafana", "kube-state-metrics"))  # fmt: skip
-ES, LOGSTASH, KIBANA = (stack(n, "shipyard-logging") for n in ("elasticsearch", "logstash", "kibana"))
-SETUP = pod("shipyard-logging", **{"app.kubernetes.io/name": "logging-setup"})
-FILEBEAT = stack("filebeat", "shipyard-logging-agent")
-INGRESS = pod("ingress-nginx", **{"app.kubernetes.io/name": "ingress-nginx"})
-DNS = pod("kube-system", **{"k8s-app": "kube-dns"})
-STRANGER = pod("default", app="stranger")
-API = {"IP": APISERVER}
-NET = {"IP": INTERNET}
-
-# (source, destination, port, port name, protocol)
-ALLOWED = {
-    "ingress -> app": (INGRESS, APP, 8080, "http", "TCP"),
-    "prometheus -> app": (PROM, APP, 8080, "http", "TCP"),
-    "app -> postgresql": (APP, DB, 5432, "postgresql", "TCP"),
-    "app -> dns (udp)": (APP, DNS, 53, "dns", "UDP"),
-    "postgresql -> dns (tcp)": (DB, DNS, 53, "dns-tcp", "TCP"),
-    "prometheus -> prometheus": (PROM, PROM, 9090, "web", "TCP"),
-    "prometheus -> alertmanager": (PROM, AM, 9093, "web", "TCP"),
-    "prometheus -> grafana": (PROM, GRAFANA, 3000, "http", "TCP"),
-    "prometheus -> kube-state-metrics": (PROM, KSM, 8080, "http-metrics", "TCP"),
-    "prometheus -> api server": (PROM, API, 6443, "", "TCP"),
-    "kube-state-metrics -> api server": (KSM, API, 6443, "", "TCP"),
-    "grafana -> prometheus": (GRAFANA, PROM, 9090, "web", "TCP"),
-    "grafana -> elasticsearch": (GRAFANA, ES, 9200, "http", "TCP"),
-    "ingress -> grafana": (INGRESS, GRAFANA, 3000, "http", "TCP"),
-    "alertmanager -> alertmanager (gossip)": (AM, AM, 9094, "mesh-udp", "UDP"),
-    "alertmanager -> receivers": (AM, NET, 443, "", "TCP"),
-    "filebeat -> logstash": (FILEBEAT, LOGSTASH, 5044, "beats", "TCP"),
-    "filebeat -> api server": (FILEBEAT, API, 443, "", "TCP"),
-    "logstash -> elasticsearch": (LOGSTASH, ES, 9200, "http", "TCP"),
-    "kibana -> elasticsearch": (KIBANA, ES, 9200, "http", "TCP"),
-    "setup -> elasticsearch": (SETUP, ES, 9200, "http", "TCP"),
-    "setup -> kibana": (SETUP, KIBANA, 5601, "http", "TCP"),
-    "elasticsearch -> elasticsearch (transport)": (ES, ES, 9300, "transport", "TCP"),
-    "ingress -> kibana": (INGRESS, KIBANA, 5601, "http", "TCP"),
-}
-DENIED = {
-    "stranger -> app": (STRANGER, APP, 8080, "http", "TCP"),
-    "stranger -> postgresql": (STRANGER, DB, 5432, "postgresql", "TCP"),
-    "stranger -> grafana": (STRANGER, GRAFANA, 3000, "http", "TCP"),
-    "stranger -> elasticsearch": (STRANGER, ES, 9200, "http", "TCP"),
-    "ingress -> postgresql": (INGRESS, DB, 5432, "postgresql", "TCP"),
-    "ingress -> prometheus": (INGRESS, PROM, 9090, "web", "TCP"),
-    "ingress -> elasticsearch": (INGRESS, ES, 9200, "http", "TCP"),
-    "app -> elasticsearch": (APP, ES, 9200, "http", "TCP"),
-    "app -> prometheus": (APP, PROM, 9090, "web", "TCP"),
-    "app -> internet": (APP, NET, 443, "", "TCP"),
-    "app -> api server": (APP, API, 6443, "", "TCP"),
-    "postgresql -> internet": (DB, NET, 443, "", "TCP"),
-    "prometheus -> postgresql": (PROM, DB, 5432, "postgresql", "TCP"),
-    "prometheus -> elasticsearch": (PROM, ES, 9200, "http", "TCP"),
-    "prometheus -> internet": (PROM, NET, 443, "", "TCP"),
-    "grafana -> app": (GRAFANA, APP, 8080, "http", "TCP"),
-    "grafana -> api server": (GRAFANA, API, 6443, "", "TCP"),
-    "alertmanager -> app": (AM, APP, 8080, "http", "TCP"),
-    "kube-state-metrics -> app": (KSM, APP, 8080, "http", "TCP"),
-    "filebeat -> elasticsearch (logstash in between)": (FILEBEAT, ES, 9200, "http", "TCP"),
-    "filebeat -> app": (FILEBEAT, APP, 8080, "http", "TCP"),
-    "filebeat -> internet": (FILEBEAT, NET, 443, "", "TCP"),
-    "logstash -> internet": (LOGSTASH, NET, 443, "", "TCP"),
-    "elasticsearch -> internet": (ES, NET, 443, "", "TCP"),
-    "kibana -> app": (KIBANA, APP, 8080, "http", "TCP"),
-    "kibana -> prometheus": (KIBANA, PROM, 9090, "web", "TCP"),
-    "setup -> app": (SETUP, APP, 8080, "http", "TCP"),
-}
+def endpoint(peer: Peer) -> dict:
+    """A peer in cyclonus's traffic format; each pod gets a pod-network address of its own."""
+    if peer.kind == "apiserver":
+        return {"IP": APISERVER}
+    if peer.kind == "outside":
+        return {"IP": INTERNET}
+    if peer.kind == "host":
+        return {"IP": HOST}
+    if peer not in _addresses:
+        _addresses[peer] = {
+            "Internal": {"PodLabels": peer.labels, "Namespace": peer.namespace,
+                         "NamespaceLabels": {"kubernetes.io/metadata.name": peer.namespace}},
+            "IP": f"10.244.0.{next(_ips)}",
+        }  # fmt: skip
+    return _addresses[peer]
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +59,10 @@ def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def verdicts(policy_dir: Path, flows: dict[str, tuple], tmp_path: Path) -> dict[str, bool]:
-    traffic = [{"Source": s, "Destination": d, "ResolvedPort": p, "ResolvedPortName": n, "Protocol": proto}
-               for s, d, p, n, proto in flows.values()]  # fmt: skip
+def verdicts(policy_dir: Path, flows: dict[str, Flow], tmp_path: Path) -> dict[str, bool]:
+    traffic = [{"Source": endpoint(f.source), "Destination": endpoint(f.destination), "ResolvedPort": f.port,
+                "ResolvedPortName": f.port_name, "Protocol": f.protocol}
+               for f in flows.values()]  # fmt: skip
     (tmp_path / "traffic.json").write_text(json.dumps(traffic))
     cyclonus = subprocess.run(
         [str(ROOT / "hack/tools/build.sh"), "cyclonus"], capture_output=True, text=True, check=True

@@ -1,0 +1,169 @@
+"""The app and its PostgreSQL as real containers on the local cluster's node."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+from realpods import APP_NAMESPACE, Probes, http, kubectl, kubectl_json, ready, wait_for
+
+APP_SELECTOR = "app.kubernetes.io/name=shipyard-app"
+DB_SELECTOR = "app.kubernetes.io/name=postgresql"
+INGRESS_LABELS = {"app.kubernetes.io/name": "ingress-nginx"}
+
+
+def running_pods(selector: str) -> list[dict]:
+    pods = kubectl_json("-n", APP_NAMESPACE, "get", "pods", "-l", selector)["items"]
+    return [p for p in pods if p["metadata"].get("deletionTimestamp") is None]
+
+
+def test_app_answers_on_the_host(app_url: str) -> None:
+    status, body = http("GET", f"{app_url}/health")
+    assert status == 200, body
+    status, body = http("GET", f"{app_url}/ready")
+    assert status == 200, f"the app is not ready: {body}"
+    pods = running_pods(APP_SELECTOR)
+    assert len(pods) >= 2
+    assert all(p["status"]["phase"] == "Running" for p in pods)
+    # Real containers: each reports a container ID from containerd, on the real node.
+    for pod in pods:
+        assert pod["status"]["containerStatuses"][0]["containerID"].startswith("containerd://"), pod["status"]
+        assert pod["spec"]["nodeName"] == "shipyard-node"
+
+
+def test_app_answers_through_its_service_from_another_pod(probes: Probes) -> None:
+    # An ingress controller's pod (by its labels) is allowed to reach the app:
+    # through cluster DNS, the Service's ClusterIP and kube-proxy's rules.
+    existed = kubectl("get", "namespace", "ingress-nginx", check=False).returncode == 0
+    if not existed:
+        kubectl("create", "namespace", "ingress-nginx")
+    try:
+        name = probes.start("ingress-nginx", INGRESS_LABELS)
+        probes.wait_ready()
+        code = (
+            "import json, urllib.request\n"
+            "r = urllib.request.urlopen('http://shipyard-app.shipyard.svc.cluster.local/health', timeout=5)\n"
+            "print(r.status, json.loads(r.read())['status'])\n"
+        )
+        out = kubectl("-n", "ingress-nginx", "exec", name, "--", "python3", "-c", code)
+        assert out.stdout.split() == ["200", "ok"], out.stdout
+    finally:
+        probes.remove()
+        if not existed:
+            kubectl("delete", "namespace", "ingress-nginx", "--wait=false")
+
+
+def test_items_survive_deleting_every_app_pod_and_the_database_pod(app_url: str, api_token: str) -> None:
+    name = f"survivor-{uuid.uuid4().hex[:8]}"
+    status, created = http("POST", f"{app_url}/api/items", {"name": name, "quantity": 7}, api_token)
+    assert status == 201, created
+    before = {p["metadata"]["uid"] for p in running_pods(APP_SELECTOR) + running_pods(DB_SELECTOR)}
+
+    kubectl("-n", APP_NAMESPACE, "delete", "pod", "-l", f"{APP_SELECTOR}", "--wait=false")
+    kubectl("-n", APP_NAMESPACE, "delete", "pod", "-l", f"{DB_SELECTOR}", "--wait=true", timeout=180)
+    kubectl(
+        "-n", APP_NAMESPACE, "rollout", "status", "statefulset/shipyard-app-postgresql", "--timeout=180s", timeout=200
+    )
+    kubectl("-n", APP_NAMESPACE, "rollout", "status", "deployment/shipyard-app", "--timeout=180s", timeout=200)
+    after = {p["metadata"]["uid"] for p in running_pods(APP_SELECTOR) + running_pods(DB_SELECTOR)}
+    assert not before & after, "some pods were not replaced"
+
+    wait_for("the app to be ready again", lambda: ready(app_url), timeout=120)
+    status, item = http("GET", f"{app_url}/api/items/{created['id']}")
+    assert status == 200, item
+    assert (item["name"], item["quantity"]) == (name, 7)
+
+
+def test_containers_run_as_their_uid_on_a_read_only_root() -> None:
+    checks = {
+        APP_SELECTOR: ("app", 10001),
+        DB_SELECTOR: ("postgresql", 10999),
+    }
+    code = (
+        "import os, sys\n"
+        "try:\n    open('/written-by-test', 'w')\n    print(os.getuid(), 'writable')\n"
+        "except OSError as err:\n    print(os.getuid(), 'read-only' if err.errno == 30 else err.strerror)\n"
+    )
+    for selector, (container, uid) in checks.items():
+        pod = running_pods(selector)[0]["metadata"]["name"]
+        # The PostgreSQL image may lack python3 (upstream); its shell answers the same questions.
+        out = kubectl("-n", APP_NAMESPACE, "exec", pod, "-c", container, "--", "python3", "-c", code, check=False)
+        if out.returncode != 0:
+            out = kubectl(
+                "-n",
+                APP_NAMESPACE,
+                "exec",
+                pod,
+                "-c",
+                container,
+                "--",
+                "sh",
+                "-c",
+                "echo $(id -u) $(touch /written-by-test 2>/dev/null && echo writable || echo read-only)",
+            )
+        assert out.stdout.split() == [str(uid), "read-only"], f"{selector}: {out.stdout} {out.stderr}"
+        status = kubectl("-n", APP_NAMESPACE, "exec", pod, "-c", container, "--", "cat", "/proc/1/status").stdout
+        assert f"Uid:\t{uid}\t{uid}\t{uid}\t{uid}" in status, status
+
+
+def test_a_memory_limit_is_enforced(probe_image: str) -> None:
+    namespace = f"t-oom-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", namespace)
+    try:
+        pod = {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hog", "namespace": namespace},
+            "spec": {"restartPolicy": "Never", "containers": [{
+                "name": "hog", "image": probe_image, "imagePullPolicy": "IfNotPresent",
+                # Touch 200 MiB, page by page, under a 64 MiB limit.
+                "command": ["python3", "-c", "b = bytearray(200 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1"],
+                "resources": {"limits": {"memory": "64Mi", "cpu": "200m"}},
+            }]},
+        }  # fmt: skip
+        kubectl("apply", "-f", "-", stdin=json.dumps(pod))
+
+        def terminated() -> bool:
+            statuses = kubectl_json("-n", namespace, "get", "pod", "hog")["status"].get("containerStatuses") or []
+            return bool(statuses and statuses[0]["state"].get("terminated"))
+
+        wait_for("the memory hog to end", terminated, timeout=120)
+        state = kubectl_json("-n", namespace, "get", "pod", "hog")["status"]["containerStatuses"][0]["state"]
+        assert state["terminated"]["reason"] == "OOMKilled", state
+        assert state["terminated"]["exitCode"] == 137
+    finally:
+        kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def test_no_request_fails_while_an_app_pod_is_deleted(app_url: str) -> None:
+    # Two replicas, a PodDisruptionBudget, readiness and a drain on SIGTERM:
+    # a stream of requests through the Service sees no failure.
+    assert len(running_pods(APP_SELECTOR)) >= 2
+    results: list[int | str] = []
+    stop = threading.Event()
+
+    def stream() -> None:
+        while not stop.is_set():
+            try:
+                results.append(http("GET", f"{app_url}/api/items?limit=1", timeout=5)[0])
+            except OSError as err:
+                results.append(repr(err))
+            time.sleep(0.02)
+
+    workers = [threading.Thread(target=stream) for _ in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        time.sleep(3)
+        victim = running_pods(APP_SELECTOR)[0]["metadata"]["name"]
+        kubectl("-n", APP_NAMESPACE, "delete", "pod", victim, "--wait=true", timeout=90)
+        kubectl("-n", APP_NAMESPACE, "rollout", "status", "deployment/shipyard-app", "--timeout=120s", timeout=150)
+        time.sleep(3)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+    failures = [r for r in results if r != 200]
+    assert len(results) > 100, f"only {len(results)} requests were made"
+    assert failures == [], f"{len(failures)} of {len(results)} requests failed: {failures[:5]}"
+    print(f"{len(results)} requests, none failed, while {victim} was deleted and replaced")

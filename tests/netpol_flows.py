@@ -1,0 +1,109 @@
+"""The flows between shipyard's workloads, as data: which must be allowed and
+which must be denied by the hardening role's NetworkPolicies. Read by the
+analysis over the rendered policies (tests/security/test_reachability.py) and
+by the test that tries each flow from real pods (tests/cluster/test_networkpolicy.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A pod (namespace and labels), the API server, or an address outside the cluster."""
+
+    name: str
+    namespace: str = ""
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+    kind: str = "pod"  # pod, apiserver, outside (elsewhere) or host (the local cluster's published ports)
+
+
+@dataclass(frozen=True)
+class Flow:
+    source: Peer
+    destination: Peer
+    port: int
+    port_name: str = ""
+    protocol: str = "TCP"
+
+
+def _stack(name: str, namespace: str) -> Peer:
+    return Peer(name, namespace, {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": namespace})
+
+
+APP = Peer("app", "shipyard", {"app.kubernetes.io/name": "shipyard-app", "app.kubernetes.io/instance": "shipyard-app"})
+DB = Peer(
+    "postgresql", "shipyard", {"app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "shipyard-app"}
+)
+PROM, AM, GRAFANA, KSM = (_stack(n, "shipyard-monitoring") for n in
+                          ("prometheus", "alertmanager", "grafana", "kube-state-metrics"))  # fmt: skip
+ES, LOGSTASH, KIBANA = (_stack(n, "shipyard-logging") for n in ("elasticsearch", "logstash", "kibana"))
+SETUP = Peer("setup", "shipyard-logging", {"app.kubernetes.io/name": "logging-setup"})
+FILEBEAT = _stack("filebeat", "shipyard-logging-agent")
+INGRESS = Peer("ingress", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+DNS = Peer("dns", "kube-system", {"k8s-app": "kube-dns"})
+STRANGER = Peer("stranger", "default", {"app": "stranger"})
+API = Peer("api server", kind="apiserver")
+OUTSIDE = Peer("outside", kind="outside")
+# The local cluster's host, whose Docker proxy forwards the app's published NodePort
+# (inventories/sandbox: hardening_app_client_cidrs).
+HOST = Peer("host", kind="host")
+
+ALLOWED = {
+    "ingress -> app": Flow(INGRESS, APP, 8080, "http"),
+    "host (published node port) -> app": Flow(HOST, APP, 8080, "http"),
+    "prometheus -> app": Flow(PROM, APP, 8080, "http"),
+    "app -> postgresql": Flow(APP, DB, 5432, "postgresql"),
+    "app -> dns (udp)": Flow(APP, DNS, 53, "dns", "UDP"),
+    "postgresql -> dns (tcp)": Flow(DB, DNS, 53, "dns-tcp"),
+    "prometheus -> prometheus": Flow(PROM, PROM, 9090, "web"),
+    "prometheus -> alertmanager": Flow(PROM, AM, 9093, "web"),
+    "prometheus -> grafana": Flow(PROM, GRAFANA, 3000, "http"),
+    "prometheus -> kube-state-metrics": Flow(PROM, KSM, 8080, "http-metrics"),
+    "prometheus -> api server": Flow(PROM, API, 6443),
+    "kube-state-metrics -> api server": Flow(KSM, API, 6443),
+    "grafana -> prometheus": Flow(GRAFANA, PROM, 9090, "web"),
+    "grafana -> elasticsearch": Flow(GRAFANA, ES, 9200, "http"),
+    "ingress -> grafana": Flow(INGRESS, GRAFANA, 3000, "http"),
+    "alertmanager -> alertmanager (gossip)": Flow(AM, AM, 9094, "mesh-udp", "UDP"),
+    "alertmanager -> receivers": Flow(AM, OUTSIDE, 443),
+    "filebeat -> logstash": Flow(FILEBEAT, LOGSTASH, 5044, "beats"),
+    "filebeat -> api server": Flow(FILEBEAT, API, 443),
+    "logstash -> elasticsearch": Flow(LOGSTASH, ES, 9200, "http"),
+    "kibana -> elasticsearch": Flow(KIBANA, ES, 9200, "http"),
+    "setup -> elasticsearch": Flow(SETUP, ES, 9200, "http"),
+    "setup -> kibana": Flow(SETUP, KIBANA, 5601, "http"),
+    "elasticsearch -> elasticsearch (transport)": Flow(ES, ES, 9300, "transport"),
+    "ingress -> kibana": Flow(INGRESS, KIBANA, 5601, "http"),
+}
+DENIED = {
+    "stranger -> app": Flow(STRANGER, APP, 8080, "http"),
+    "host -> postgresql": Flow(HOST, DB, 5432, "postgresql"),
+    "host -> prometheus": Flow(HOST, PROM, 9090, "web"),
+    "stranger -> postgresql": Flow(STRANGER, DB, 5432, "postgresql"),
+    "stranger -> grafana": Flow(STRANGER, GRAFANA, 3000, "http"),
+    "stranger -> elasticsearch": Flow(STRANGER, ES, 9200, "http"),
+    "ingress -> postgresql": Flow(INGRESS, DB, 5432, "postgresql"),
+    "ingress -> prometheus": Flow(INGRESS, PROM, 9090, "web"),
+    "ingress -> elasticsearch": Flow(INGRESS, ES, 9200, "http"),
+    "app -> elasticsearch": Flow(APP, ES, 9200, "http"),
+    "app -> prometheus": Flow(APP, PROM, 9090, "web"),
+    "app -> internet": Flow(APP, OUTSIDE, 443),
+    "app -> api server": Flow(APP, API, 6443),
+    "postgresql -> internet": Flow(DB, OUTSIDE, 443),
+    "prometheus -> postgresql": Flow(PROM, DB, 5432, "postgresql"),
+    "prometheus -> elasticsearch": Flow(PROM, ES, 9200, "http"),
+    "prometheus -> internet": Flow(PROM, OUTSIDE, 443),
+    "grafana -> app": Flow(GRAFANA, APP, 8080, "http"),
+    "grafana -> api server": Flow(GRAFANA, API, 6443),
+    "alertmanager -> app": Flow(AM, APP, 8080, "http"),
+    "kube-state-metrics -> app": Flow(KSM, APP, 8080, "http"),
+    "filebeat -> elasticsearch (logstash in between)": Flow(FILEBEAT, ES, 9200, "http"),
+    "filebeat -> app": Flow(FILEBEAT, APP, 8080, "http"),
+    "filebeat -> internet": Flow(FILEBEAT, OUTSIDE, 443),
+    "logstash -> internet": Flow(LOGSTASH, OUTSIDE, 443),
+    "elasticsearch -> internet": Flow(ES, OUTSIDE, 443),
+    "kibana -> app": Flow(KIBANA, APP, 8080, "http"),
+    "kibana -> prometheus": Flow(KIBANA, PROM, 9090, "web"),
+    "setup -> app": Flow(SETUP, APP, 8080, "http"),
+}

@@ -1,0 +1,218 @@
+"""Helpers for the tests on the local cluster's real node (tests/cluster), after `make up`.
+
+Everything here runs against real containers: the app and PostgreSQL the site
+deployed, Prometheus and Alertmanager (stand-ins built here when offline),
+and probe pods these tests start. The workloads the default inventory places
+on the simulated node (Grafana, kube-state-metrics, the Elastic stack) are not
+exercised as programs here; their NetworkPolicies are, through probe pods that
+carry their labels on the real node.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+STATE = ROOT / ".sandbox"
+KUBECONFIG = STATE / "kubeconfig"
+KUBECTL = STATE / "bin" / "kubectl"
+NODE_CONTAINER = "shipyard-node"
+PROBE_IMAGE = "localhost/shipyard/debian:bookworm"
+APP_NAMESPACE = "shipyard"
+MONITORING_NAMESPACE = "shipyard-monitoring"
+# Pod Security `restricted` in every managed namespace: probes comply.
+RESTRICTED = {
+    "runAsNonRoot": True,
+    "runAsUser": 65534,
+    "runAsGroup": 65534,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def kubectl(
+    *args: str, check: bool = True, stdin: str | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess:
+    run = subprocess.run(
+        [str(KUBECTL), "--kubeconfig", str(KUBECONFIG), *args],
+        input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    if check and run.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed ({run.returncode}): {run.stderr.strip()[-1500:]}")
+    return run
+
+
+def kubectl_json(*args: str) -> Any:
+    return json.loads(kubectl(*args, "-o", "json").stdout)
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 120, every: float = 1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def probe_manifest(
+    name: str, namespace: str, labels: dict[str, str], image: str, listen: list[tuple[int, str, str]]
+) -> dict:
+    """A pod on the real node that listens on the given ports (number, protocol, name: named ports are
+    what policies refer to) and can connect out with python3."""
+    listeners = "; ".join(
+        f"threading.Thread(target=serve, args=({port}, {proto!r}), daemon=True).start()" for port, proto, _ in listen
+    )
+    script = (
+        "import socket, threading, time\n"
+        "def serve(port, proto):\n"
+        "    kind = socket.SOCK_STREAM if proto == 'TCP' else socket.SOCK_DGRAM\n"
+        "    s = socket.socket(socket.AF_INET, kind); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "    s.bind(('0.0.0.0', port))\n"
+        "    if proto == 'TCP':\n"
+        "        s.listen(64)\n"
+        "        while True: c, _ = s.accept(); c.sendall(b'ok'); c.close()\n"
+        "    while True: d, a = s.recvfrom(512); s.sendto(b'ok', a)\n"
+        f"{listeners}\n"
+        "while True: time.sleep(3600)\n"
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {**labels, "shipyard.dev/test-probe": "true"}},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": 0,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "probe", "image": image, "imagePullPolicy": "IfNotPresent",
+                "command": ["python3", "-u", "-c", script],
+                "ports": [{"containerPort": port, "protocol": proto, **({"name": pname} if pname else {})}
+                          for port, proto, pname in listen],
+                "securityContext": RESTRICTED,
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "24Mi"},
+                    "limits": {"cpu": "100m", "memory": "48Mi"},
+                },
+            }],
+        },
+    }  # fmt: skip
+
+
+class Probes:
+    """Probe pods started by a test, removed at its end.
+
+    A probe carries a workload's labels, so that policies treat it as that
+    workload; it is owned by a ConfigMap of the test's, so that the workload's
+    controller (a DaemonSet adopts orphans that match its selector) leaves it alone.
+    """
+
+    def __init__(self, image: str) -> None:
+        self.image = image
+        self.pods: list[tuple[str, str]] = []
+        self.owners: dict[str, dict] = {}
+
+    def owner(self, namespace: str) -> dict:
+        if namespace not in self.owners:
+            name = f"test-probes-{uuid.uuid4().hex[:6]}"
+            kubectl("-n", namespace, "create", "configmap", name)
+            uid = kubectl("-n", namespace, "get", "configmap", name, "-o", "jsonpath={.metadata.uid}").stdout
+            self.owners[namespace] = {"apiVersion": "v1", "kind": "ConfigMap", "name": name, "uid": uid,
+                                      "controller": True}  # fmt: skip
+        return self.owners[namespace]
+
+    def start(self, namespace: str, labels: dict[str, str], listen: list[tuple[int, str, str]] = ()) -> str:
+        name = f"probe-{uuid.uuid4().hex[:8]}"
+        manifest = probe_manifest(name, namespace, labels, self.image, list(listen))
+        manifest["metadata"]["ownerReferences"] = [self.owner(namespace)]
+        kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+        self.pods.append((namespace, name))
+        return name
+
+    def wait_ready(self) -> None:
+        for namespace, name in self.pods:
+            kubectl("-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=120s", timeout=150)
+
+    def ip(self, namespace: str, name: str) -> str:
+        return kubectl("-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.podIP}").stdout.strip()
+
+    def connects(self, namespace: str, name: str, host: str, port: int, proto: str = "TCP", timeout: float = 2) -> bool:
+        """Whether the probe pod reaches host:port: a TCP connection is made, or a UDP datagram is answered."""
+        code = (
+            "import socket, sys\n"
+            f"host, port, proto, timeout = {host!r}, {port}, {proto!r}, {timeout}\n"
+            "try:\n"
+            "    if proto == 'TCP':\n"
+            "        socket.create_connection((host, port), timeout=timeout).close()\n"
+            "    else:\n"
+            "        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "        s.settimeout(timeout)\n"
+            "        s.sendto(b'hi', (host, port))\n"
+            "        s.recv(16)\n"
+            "except OSError:\n"
+            "    sys.exit(1)\n"
+        )
+        return self.run(namespace, name, code)
+
+    def run(self, namespace: str, name: str, code: str) -> bool:
+        """Run python3 code in the probe: True when it exits 0, False when 1."""
+        run = kubectl("-n", namespace, "exec", name, "--", "python3", "-c", code, check=False, timeout=60)
+        if run.returncode not in (0, 1):
+            raise AssertionError(f"probe {namespace}/{name} could not run: {run.stderr.strip()[-500:]}")
+        return run.returncode == 0
+
+    def remove(self) -> None:
+        for namespace, name in self.pods:
+            kubectl("-n", namespace, "delete", "pod", name, "--wait=false", "--ignore-not-found", check=False)
+        for namespace, owner in self.owners.items():
+            kubectl("-n", namespace, "delete", "configmap", owner["name"], "--ignore-not-found", check=False)
+        self.pods.clear()
+        self.owners.clear()
+
+
+def http(method: str, url: str, body: dict | None = None, token: str = "", timeout: float = 5) -> tuple[int, dict]:
+    """An HTTP request with a JSON body; the status and the JSON answer (4xx/5xx included)."""
+    data = json.dumps(body).encode() if body else None
+    request = urllib.request.Request(url, method=method, data=data)  # noqa: S310  # the test's own loopback URL
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310  # loopback URL of the test
+            return answer.status, json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def ready(app_url: str) -> bool:
+    """Whether the app answers /ready with 200."""
+    try:
+        return http("GET", f"{app_url}/ready")[0] == 200
+    except OSError:
+        return False
+
+
+def load_image(ref: str) -> None:
+    """Hand a local Docker image to the node's containerd, as `kind load` does (docker save | ctr import)."""
+    listed = subprocess.run(
+        ["docker", "exec", NODE_CONTAINER, "ctr", "-n", "k8s.io", "images", "ls", "-q", f"name=={ref}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    if listed.strip():
+        return
+    with subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE) as save:
+        load = subprocess.run(
+            ["docker", "exec", "-i", NODE_CONTAINER, "ctr", "-n", "k8s.io", "images", "import", "-"],
+            stdin=save.stdout, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    assert save.returncode == 0 and load.returncode == 0, f"could not load {ref} into the node: {load.stderr}"
