@@ -100,6 +100,7 @@ DENIED = {
     "kube-state-metrics -> app": Flow(KSM, APP, 8080, "http"),
     "filebeat -> elasticsearch (logstash in between)": Flow(FILEBEAT, ES, 9200, "http"),
     "filebeat -> app": Flow(FILEBEAT, APP, 8080, "http"),
+    "filebeat -> prometheus": Flow(FILEBEAT, PROM, 9090, "web"),
     "filebeat -> internet": Flow(FILEBEAT, OUTSIDE, 443),
     "logstash -> internet": Flow(LOGSTASH, OUTSIDE, 443),
     "elasticsearch -> internet": Flow(ES, OUTSIDE, 443),

@@ -201,10 +201,13 @@ reclaimPolicy: Retain
 YAML
 available=$(kubectl get pv -l shipyard.dev/local-pool=true \
   -o jsonpath='{range .items[?(@.status.phase=="Available")]}{.metadata.name}{"\n"}{end}' | grep -c . || true)
-for _ in $(seq 1 $((POOL - available))); do
-  pv=pv-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
-  docker exec "$CONTAINER" install -d -m 0777 "/var/lib/shipyard/volumes/$pv"
-  kubectl create -f - >/dev/null <<YAML
+new=()
+for _ in $(seq 1 $((POOL - available))); do new+=("pv-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"); done
+if [ ${#new[@]} -gt 0 ]; then
+  docker exec "$CONTAINER" install -d -m 0777 "${new[@]/#//var/lib/shipyard/volumes/}"
+  for pv in "${new[@]}"; do
+    cat <<YAML
+---
 apiVersion: v1
 kind: PersistentVolume
 metadata:
@@ -221,7 +224,8 @@ spec:
     path: /var/lib/shipyard/volumes/$pv
     type: Directory
 YAML
-done
+  done | kubectl create -f - >/dev/null
+fi
 
 kubectl wait --for=condition=Ready node --all --timeout=90s >/dev/null ||
   die "not every node became Ready: $(kubectl get nodes --no-headers 2>&1 | tr '\n' ';')"

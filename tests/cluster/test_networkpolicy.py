@@ -142,7 +142,8 @@ def test_every_denied_flow_fails_from_a_real_pod(network: dict) -> None:
     pairs = {tuple(sorted((network["flows"][n].source.namespace, network["flows"][n].destination.namespace)))
              for n in names if network["flows"][n].destination.kind == "pod"}  # fmt: skip
     managed_pairs = {p for p in pairs if set(p) <= set(MANAGED) and p[0] != p[1]}
-    assert len(managed_pairs) >= 5, managed_pairs
+    # Every pair of the four managed namespaces has a denied flow.
+    assert len(managed_pairs) == 6, managed_pairs
     result = outcomes(network, names)
     assert [n for n, ok in result.items() if ok] == [], result
     print(f"{len(names)} denied flows failed from real pods")
