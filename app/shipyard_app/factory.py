@@ -15,6 +15,8 @@ def create_app(config: Config | None = None) -> Flask:
     cfg = config or Config.from_env()
     logs.configure(cfg.log_level, cfg.name)
     app = Flask(__name__)
+    # A path with doubled slashes is not found (JSON 404), rather than redirected by an HTML page.
+    app.url_map.merge_slashes = False
     app.config.update(
         SHIPYARD=cfg,
         MAX_CONTENT_LENGTH=cfg.max_body_bytes,

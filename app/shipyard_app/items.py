@@ -36,21 +36,57 @@ def _authorize() -> None:
         raise ApiError(401, "unauthorized", "writes need 'Authorization: Bearer <token>' with the API token")
 
 
-def _item_id(raw: str) -> int:
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
-        raise ApiError(400, "bad_request", f"item id must be a positive integer, not {raw[:40]!r}")
+def _ascii_int(raw: str) -> int | None:
+    """The value of a string of ASCII digits, or None. str.isdigit() alone also
+    accepts digits int() refuses ('²') and other scripts' digits."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
+        return None
     return int(raw)
+
+
+def _item_id(raw: str) -> int:
+    value = _ascii_int(raw)
+    if value is None or not 0 < value <= MAX_ID:
+        raise ApiError(400, "bad_request", f"item id must be a positive integer, not {raw[:40]!r}")
+    return value
 
 
 def _body() -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise ApiError(400, "bad_request", "the body is nested too deeply") from None
     if data is None:
         raise ApiError(400, "bad_request", "the body is not valid JSON")
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
     return data
+
+
+# Control characters are refused in stored text: NUL cannot be stored by
+# PostgreSQL at all, and the others (escape sequences among them) have no
+# place in an item's name; a description may hold tabs and line breaks.
+_CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
+_MULTILINE_OK = {"\t", "\n", "\r"}
+
+
+def _text_problem(key: str, value: str) -> str | None:
+    """What is wrong with a text field, or None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode (it holds a lone surrogate)"
+    multiline = key == "description"
+    refused = _CONTROL - _MULTILINE_OK if multiline else _CONTROL
+    if any(ch in refused for ch in value):
+        return "must not contain control characters" + (" other than tab and line breaks" if multiline else "")
+    if key == "name" and not value.strip():
+        return "must not be empty"
+    if len(value) > LIMITS[key]:
+        return f"must be at most {LIMITS[key]} characters"
+    return None
 
 
 def _validate(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -69,10 +105,8 @@ def _validate(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         if not isinstance(value, kind) or isinstance(value, bool):
             problems[key] = "must be a string" if kind is str else "must be an integer"
         elif kind is str:
-            if key == "name" and not value.strip():
-                problems[key] = "must not be empty"
-            elif len(value) > LIMITS[key]:
-                problems[key] = f"must be at most {LIMITS[key]} characters"
+            if problem := _text_problem(key, value):
+                problems[key] = problem
         elif not 0 <= value <= MAX_QUANTITY:
             problems[key] = f"must be between 0 and {MAX_QUANTITY}"
     if problems:
@@ -84,10 +118,10 @@ def _validate(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
 
 
 def _page_arg(name: str, default: int, high: int) -> int:
-    raw = request.args.get(name, str(default))
-    if not raw.isdigit() or int(raw) > high:
+    value = _ascii_int(request.args.get(name, str(default)))
+    if value is None or value > high:
         raise ApiError(400, "bad_request", f"query parameter '{name}' must be an integer from 0 to {high}")
-    return int(raw)
+    return value
 
 
 @bp.errorhandler(DatabaseUnavailable)
