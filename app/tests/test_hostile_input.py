@@ -5,16 +5,15 @@ deeply nested JSON; then a property-based fuzz over the item API."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
 
-import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pgtmp import fresh_database
 from shipyard_app.config import Config
 
 TOKEN = "hostile-token-" + "y" * 16
@@ -26,13 +25,8 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('hostile')}/items.db"
         return
-    server = request.getfixturevalue("postgres")
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield server.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with fresh_database(request.getfixturevalue("postgres")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

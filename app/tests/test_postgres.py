@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+from pgtmp import fresh_database
 from shipyard_app.config import Config
 from shipyard_app.db import MIGRATIONS, Store
 
@@ -17,12 +17,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def database(postgres: str) -> Iterator[str]:
     """A fresh, empty database for one test."""
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(postgres, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with fresh_database(postgres) as url:
+        yield url
 
 
 def test_two_replicas_share_one_database(make_app, database: str) -> None:

@@ -5,13 +5,9 @@
 #   down.sh [--name NAME] [--dir DIR]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=hack/sandbox/lib.sh
-. "$HERE/../sandbox/lib.sh"
-log() { printf '[cluster] %s\n' "$*" >&2; }
-die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=hack/cluster/lib.sh
+. "$HERE/lib.sh"
 
-NAME=shipyard
-DIR=$SANDBOX_STATE_DIR
 while [ $# -gt 0 ]; do
   case $1 in
     --name) NAME=$2; shift 2 ;;

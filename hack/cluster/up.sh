@@ -13,15 +13,11 @@
 # stop`) is started again from its own data, never replaced by an empty one.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=hack/sandbox/lib.sh
-. "$HERE/../sandbox/lib.sh"
-log() { printf '[cluster] %s\n' "$*" >&2; }
-die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=hack/cluster/lib.sh
+. "$HERE/lib.sh"
 
-NAME=shipyard
 PORT=${SHIPYARD_SANDBOX_PORT:-16443}
 APP_PORT=${SHIPYARD_APP_PORT:-8080}
-DIR=$SANDBOX_STATE_DIR
 SIMULATED=1
 while [ $# -gt 0 ]; do
   case $1 in
@@ -92,25 +88,6 @@ wait_started() {
   die "the cluster did not start in 120 s; components: docker exec $CONTAINER shipyard-node status"
 }
 
-port_free() {
-  python3 - "$1" <<'PY'
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-PY
-}
-check_port() { # port what variable
-  [ "$1" = 0 ] && return 0
-  port_free "$1" && return 0
-  local holder
-  holder=$(ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:.*' | head -1 || true)
-  die "port 127.0.0.1:$1 ($2) is taken${holder:+ by $holder}; free it or set $3"
-}
-
 case $(state) in
   running)
     if kubectl get --raw /readyz >/dev/null 2>&1 && docker exec "$CONTAINER" shipyard-node status >/dev/null; then
@@ -124,8 +101,8 @@ case $(state) in
     docker start "$CONTAINER" >/dev/null || die "docker could not start $CONTAINER"
     wait_started ;;
   absent)
-    check_port "$PORT" "Kubernetes API" SHIPYARD_SANDBOX_PORT
-    check_port "$APP_PORT" "the app" SHIPYARD_APP_PORT
+    port_taken "$PORT" "Kubernetes API" SHIPYARD_SANDBOX_PORT
+    port_taken "$APP_PORT" "the app" SHIPYARD_APP_PORT
     IMAGES=$("$HERE/images.sh")
     # Every capability this machine can grant, by name (Docker 20.10 does not know
     # BPF, PERFMON, CHECKPOINT_RESTORE); SYS_RESOURCE is not in the bounding set.

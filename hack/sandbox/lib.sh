@@ -14,3 +14,22 @@ SANDBOX_STATE_DIR=${SANDBOX_STATE_DIR:-$REPO_ROOT/.sandbox}
 
 log() { printf '[sandbox] %s\n' "$*" >&2; }
 die() { printf '[sandbox] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# port_taken PORT WHAT VARIABLE: dies naming the port, its holder and the
+# variable that moves it, when 127.0.0.1:PORT cannot be bound (0: any port). TIME_WAIT
+# leftovers of a previous run do not count (SO_REUSEADDR, as servers bind).
+port_taken() {
+  [ "$1" = 0 ] && return 0
+  python3 - "$1" <<'PY' && return 0
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+  local holder
+  holder=$(ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:.*' | head -1 || true)
+  die "port 127.0.0.1:$1 is taken${holder:+ by $holder}: $2 needs it; free it or set $3"
+}

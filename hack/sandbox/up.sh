@@ -96,23 +96,10 @@ if [ -d "$KWOK_WORKDIR/clusters/$NAME" ]; then
   rm -rf "${KWOK_WORKDIR:?}/clusters/$NAME" "$KUBECONFIG_OUT"
 fi
 
-port_free() {
-  python3 - "$1" <<'PY'
-import socket, sys
-s = socket.socket()
-# As the API server does: TIME_WAIT leftovers of a previous run do not count.
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-PY
-}
 if [ "$PORT" = 0 ]; then
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-elif ! port_free "$PORT"; then
-  holder=$(ss -Hltnp "sport = :$PORT" 2>/dev/null | grep -o 'users:.*' | head -1 || true)
-  die "port 127.0.0.1:$PORT is taken${holder:+ ($holder)}; free it or set SHIPYARD_SANDBOX_PORT"
+else
+  port_taken "$PORT" "the sandbox's API" SHIPYARD_SANDBOX_PORT
 fi
 
 cat >"$DIR/kwokctl.yaml" <<YAML
