@@ -2,7 +2,7 @@
 cluster comes back from its own data: etcd, the PKI, the images and the
 volumes are kept; the site answers again with the data it had.
 
-Named to run last in this folder: it takes the whole cluster down for a while."""
+Named to run last in this folder (test_z_...): it takes the whole cluster down for a while."""
 
 from __future__ import annotations
 
