@@ -55,6 +55,10 @@ def jobs_for(scenarios: list[str]) -> list[Job]:
         Job("sandbox-build", make("sandbox-build")),
         Job("test-tools", make("tools")),
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox) for s in molecule if s == "site"],
+        # The local cluster with its real node: the site converged by `make up`,
+        # then proven on running containers; a chain of two, so it starts early.
+        Job("make up", make("up"), ("sandbox-build", "test-tools")),
+        Job("real-pods", make("real-pods-test"), ("make up",)),
         Job("lint", make("lint")),
         Job("unit", make("unit")),
         Job("app-tests", make("app-test")),
@@ -68,10 +72,6 @@ def jobs_for(scenarios: list[str]) -> list[Job]:
             for s in molecule
             if s != "site" and s not in offline
         ],
-        # The local cluster with its real node: the site converged by `make up`,
-        # then proven on running containers.
-        Job("make up", make("up"), ("sandbox-build", "test-tools")),
-        Job("real-pods", make("real-pods-test"), ("make up",)),
     ]
 
 
