@@ -35,8 +35,8 @@ fi
 
 # The pods' cgroups live below /shipyard-NAME in each hierarchy; empty once
 # the container is gone. Deepest first: a cgroup folder goes only when empty.
-for h in /sys/fs/cgroup/*/; do
-  root=${h%/}/shipyard-$NAME
+for h in $(findmnt -rn -t cgroup,cgroup2 -o TARGET | grep '^/sys/fs/cgroup/'); do
+  root=$h/shipyard-$NAME
   [ -d "$root" ] || continue
   find "$root" -depth -type d -exec rmdir {} + 2>/dev/null || true
   if [ -d "$root" ]; then

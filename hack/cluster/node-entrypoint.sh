@@ -90,8 +90,10 @@ done
 # the pods of this cluster go below a folder of its own in each of them. After
 # a restart, the folders of the pods that ran before are empty (their
 # processes ended with the old container): remove them, deepest first.
-for h in /sys/fs/cgroup/*/; do
-  h=${h%/}
+# Only real cgroup mounts count: the host's /sys/fs/cgroup may also hold plain
+# folders (a systemd in another container makes them, and remounts the tmpfs
+# read-only).
+for h in $(findmnt -rn -t cgroup,cgroup2 -o TARGET | grep '^/sys/fs/cgroup/'); do
   if [ -d "$h$CGROUP_ROOT" ]; then
     find "$h$CGROUP_ROOT" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
   fi
