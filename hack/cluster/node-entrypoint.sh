@@ -320,9 +320,14 @@ for i in $(seq 1 60); do
 done
 # Images handed in at creation (docker save archives): the node's own (pause,
 # CoreDNS) and the stand-ins. `hack/cluster/load.sh` adds more later.
+# An archive is imported once: its name carries the image ID, and containerd
+# keeps what it imported in its volume across restarts.
+mkdir -p "$STATE/imported"
 for archive in /images/*.tar; do
   [ -f "$archive" ] || continue
+  [ -f "$STATE/imported/$(basename "$archive")" ] && continue
   ctr -n k8s.io images import --no-unpack "$archive" >/dev/null || die "could not import $archive"
+  touch "$STATE/imported/$(basename "$archive")"
 done
 if [ -f /images/tags ]; then
   while read -r src dst; do
