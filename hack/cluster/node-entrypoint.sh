@@ -319,7 +319,8 @@ for i in $(seq 1 60); do
   sleep 0.5
 done
 # Images handed in at creation (docker save archives): the node's own (pause,
-# CoreDNS) and the stand-ins. `hack/cluster/load.sh` adds more later.
+# CoreDNS) and the stand-ins. The app's image comes later, the same way
+# (image_build_target=node: docker save into ctr import).
 # An archive is imported once: its name carries the image ID, and containerd
 # keeps what it imported in its volume across restarts.
 mkdir -p "$STATE/imported"

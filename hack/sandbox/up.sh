@@ -96,6 +96,16 @@ if [ -d "$KWOK_WORKDIR/clusters/$NAME" ]; then
   rm -rf "${KWOK_WORKDIR:?}/clusters/$NAME" "$KUBECONFIG_OUT"
 fi
 
+# One creation at a time on this machine: a free port is chosen here and by
+# kwokctl for each component, and bound only when that component starts; two
+# sandboxes created at once (parallel Molecule scenarios) can pick the same.
+mkdir -p "$SHIPYARD_CACHE/sandbox"
+exec 9>"$SHIPYARD_CACHE/sandbox/create.lock"
+flock 9
+# The components kwokctl starts inherit the descriptor: unlock explicitly (the
+# lock belongs to the open file, so that frees it for them too), also on errors.
+trap 'flock -u 9 2>/dev/null || true' EXIT
+
 if [ "$PORT" = 0 ]; then
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 else
@@ -140,4 +150,5 @@ for _ in $(seq 1 60); do
 done
 ensure_volumes || die "could not create the sandbox's StorageClass and volumes"
 echo "$PORT" >"$DIR/port"
+flock -u 9
 log "sandbox '$NAME' ready in $(took): export KUBECONFIG=$KUBECONFIG_OUT (pods are simulated by KWOK: they are scheduled and report Ready, but no container runs; claims bind to pre-provisioned volumes)"
