@@ -259,9 +259,10 @@ supervise() { # name command...
 }
 stop_all() {
   log "stopping"
-  local c
-  for c in kwok kube-router kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
-    kill -TERM "$(cat "/run/shipyard/$c.supervisor" 2>/dev/null)" 2>/dev/null || true
+  local i
+  # In the reverse of COMPONENTS: the node's parts first, etcd last.
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "$(cat "/run/shipyard/${COMPONENTS[i]}.supervisor" 2>/dev/null)" 2>/dev/null || true
   done
   wait
   exit 0

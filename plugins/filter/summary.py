@@ -41,7 +41,8 @@ def shipyard_workloads(
     `published` maps a node port to the address where the host publishes it.
     """
     by_node_port = {str(k): v for k, v in (published or {}).items()}
-    by_headless = sorted(services, key=lambda s: s["spec"].get("clusterIP") == "None")
+    # A Service with a ClusterIP first; a headless one does for port-forward too.
+    services = sorted(services, key=lambda s: s["spec"].get("clusterIP") == "None")
     simulated = {n["metadata"]["name"] for n in nodes if SIMULATED_ANNOTATION in n["metadata"].get("annotations", {})}
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for pod in pods:
@@ -58,9 +59,8 @@ def shipyard_workloads(
         node = pod["spec"].get("nodeName")
         row["runs_on"].add("pending" if not node else "simulated" if node in simulated else "real")
         if not row["reach"]:
-            # A Service with a ClusterIP first; a headless one does for port-forward too.
             service = next(
-                (s for s in by_headless if s["metadata"]["namespace"] == namespace and _selects(s, pod)),
+                (s for s in services if s["metadata"]["namespace"] == namespace and _selects(s, pod)),
                 None,
             )
             if service is not None:
