@@ -11,6 +11,7 @@ carry their labels on the real node.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import urllib.error
@@ -49,6 +50,25 @@ def kubectl(
     if check and run.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed ({run.returncode}): {run.stderr.strip()[-1500:]}")
     return run
+
+
+# ansible-playbook as `make` runs it: the repository's tools, config and plain output.
+ANSIBLE_ENV = {
+    **os.environ,
+    "PATH": f"{ROOT / '.venv/bin'}:{STATE / 'bin'}:{os.environ['PATH']}",
+    "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+    "ANSIBLE_FORCE_COLOR": "0",
+    "PY_COLORS": "0",
+}
+
+
+def ansible_playbook(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ansible-playbook on the default inventory; output in .stdout (stderr folded in)."""
+    return subprocess.run(
+        ["ansible-playbook", "-i", "inventories/sandbox", *args],
+        cwd=ROOT, env=ANSIBLE_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+        check=False,
+    )  # fmt: skip
 
 
 def kubectl_json(*args: str) -> Any:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
 
-from realpods import APP_NAMESPACE, Probes, http, kubectl, kubectl_json, ready, wait_for
+from realpods import APP_NAMESPACE, Probes, ansible_playbook, http, kubectl, kubectl_json, ready, wait_for
 
 APP_SELECTOR = "app.kubernetes.io/name=shipyard-app"
 DB_SELECTOR = "app.kubernetes.io/name=postgresql"
@@ -167,3 +168,20 @@ def test_no_request_fails_while_an_app_pod_is_deleted(app_url: str) -> None:
     assert len(results) > 100, f"only {len(results)} requests were made"
     assert failures == [], f"{len(failures)} of {len(results)} requests failed: {failures[:5]}"
     print(f"{len(results)} requests, none failed, while {victim} was deleted and replaced")
+
+
+def test_an_explicit_image_tag_wins_over_the_image_the_last_build_deployed() -> None:
+    """`--tags app` builds nothing: it keeps the live image, unless the run names one."""
+    live = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")
+    image = live["spec"]["template"]["spec"]["containers"][0]["image"]
+    kept = ansible_playbook("playbooks/site.yml", "--tags", "app", "--check")
+    assert kept.returncode == 0, kept.stdout[-3000:]
+    assert f"the image the last build deployed, {image}" in kept.stdout
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s", kept.stdout), kept.stdout[-1500:]
+
+    named = ansible_playbook("playbooks/site.yml", "--tags", "app", "--check", "-e", "app_deploy_image_tag=9.9.9")
+    assert named.returncode == 0, named.stdout[-3000:]
+    assert "the image the inventory or -e names" in named.stdout
+    assert re.search(r"Apply the Deployment[^\n]*\*+\nchanged: \[localhost\]", named.stdout), (
+        "the Deployment would not change to the named tag:\n" + named.stdout[-3000:]
+    )

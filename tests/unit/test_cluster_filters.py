@@ -1,0 +1,144 @@
+"""The cluster filters: the reason a call failed, and when the site lock is free."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("shipyard_cluster_filters", ROOT / "plugins/filter/cluster.py")
+cluster = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cluster)
+
+NOW = "2026-12-01T10:00:00.000000Z"
+HOST = socket.gethostname()
+
+
+# Messages as kubernetes.core 6.2 reports them (captured from real failures).
+@pytest.mark.parametrize(
+    ("msg", "meaning"),
+    [
+        (
+            "Task failed: Module failed: HTTPSConnectionPool(host='127.0.0.1', port=1): Max retries exceeded "
+            "with url: /version (Caused by NewConnectionError(\"HTTPSConnection(host='127.0.0.1', port=1): "
+            'Failed to establish a new connection: [Errno 111] Connection refused"))',
+            "connection refused",
+        ),
+        (
+            "Task failed: Module failed: while parsing a flow node\nexpected the node content, but found "
+            "'<stream end>'\n  in \"/tmp/k\", line 2, column 1",
+            "the kubeconfig is not valid",
+        ),
+        ("Could not find or access '/tmp/nonexist' on the Ansible Controller.", "the kubeconfig file cannot be read"),
+        (
+            "Could not create API client: Invalid kube-config file. Expected object with name local-x in "
+            "kubeconfig/contexts list",
+            "the context is not in the kubeconfig",
+        ),
+        (
+            "Task failed: Module failed: 401\nReason: Unauthorized\nHTTP response headers: HTTPHeaderDict({'A': "
+            '\'b\'})\nHTTP response body: b\'{"kind":"Status","message":"Unauthorized","code":401}\'\n'
+            "Original traceback: File x",
+            "unauthorized",
+        ),
+        (
+            "403\nReason: Forbidden\nHTTP response headers: HTTPHeaderDict({})\nHTTP response body: "
+            'b\'{"message":"leases is forbidden: User \\"x\\" cannot get resource","code":403}\'',
+            "forbidden",
+        ),
+        (
+            "HTTPSConnectionPool(host='k8s.invalid', port=6443): Max retries exceeded (Caused by "
+            "NameResolutionError(\"Failed to resolve 'k8s.invalid' ([Errno -2] Name or service not known)\"))",
+            "does not resolve",
+        ),
+        (
+            "HTTPSConnectionPool(host='127.0.0.1', port=16443): Max retries exceeded (Caused by "
+            "SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed')))",
+            "certificate is not trusted",
+        ),
+    ],
+)
+def test_the_reason_names_what_went_wrong_and_keeps_the_clients_words(msg: str, meaning: str) -> None:
+    reason = cluster.shipyard_k8s_reason({"failed": True, "msg": msg})
+    assert reason.startswith(meaning) or meaning in reason.split(";")[0], reason
+    assert "the client said: " in reason
+    assert "Original traceback" not in reason and "HTTPHeaderDict" not in reason, reason
+
+
+def test_an_http_error_keeps_the_apis_message() -> None:
+    msg = (
+        '403\nReason: Forbidden\nHTTP response headers: HTTPHeaderDict({"x": "y"})\n'
+        'HTTP response body: b\'{"message":"leases is forbidden","code":403}\''
+    )
+    assert cluster.shipyard_k8s_reason({"msg": msg}).endswith("403 Reason: Forbidden: leases is forbidden")
+
+
+def test_a_timed_out_task_says_how_long_it_waited() -> None:
+    result = {"failed": True, "msg": "Task failed: Timed out after 7 second(s).", "timedout": {"period": 7}}
+    assert cluster.shipyard_k8s_reason(result) == "no answer within 7 s (the task timed out)"
+
+
+def lease(holder: str, acquired: str = "2026-12-01T09:59:00.000000Z", duration: int = 3600) -> list[dict]:
+    return [
+        {
+            "metadata": {"name": "shipyard-site", "resourceVersion": "42"},
+            "spec": {
+                "holderIdentity": holder,
+                "acquireTime": acquired,
+                "renewTime": acquired,
+                "leaseDurationSeconds": duration,
+            },
+        }
+    ]
+
+
+def test_no_lease_is_free() -> None:
+    state = cluster.shipyard_lock_state([], "me", NOW)
+    assert state["free"] and not state["exists"]
+
+
+def test_a_live_holder_on_this_host_keeps_it() -> None:
+    # This test's own process is alive: its holder is not.
+    holder = f"root@{HOST} pid {os.getpid()} (all)"
+    state = cluster.shipyard_lock_state(lease(holder), "someone else", NOW)
+    assert not state["free"]
+    assert state["reason"] == f"held by {holder} for 60 s"
+    assert state["resource_version"] == "42"
+
+
+def test_a_holder_whose_process_ended_gives_it_up() -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    state = cluster.shipyard_lock_state(lease(f"root@{HOST} pid {dead.pid} (all)"), "me", NOW)
+    assert state["free"] and "ended without releasing it" in state["reason"]
+
+
+def test_a_holder_on_another_host_keeps_it_until_it_expires() -> None:
+    holder = "ci@elsewhere pid 1 (all)"
+    assert not cluster.shipyard_lock_state(lease(holder, duration=3600), "me", NOW)["free"]
+    expired = cluster.shipyard_lock_state(lease(holder, duration=30), "me", NOW)
+    assert expired["free"] and "let it expire" in expired["reason"]
+
+
+def test_the_holder_itself_may_go_on() -> None:
+    holder = f"root@{HOST} pid {os.getpid()} (all)"
+    assert cluster.shipyard_lock_state(lease(holder), holder, NOW)["reason"] == "held by this run"
+
+
+def test_the_run_identity_names_the_ansible_playbook_process() -> None:
+    # Filters run in a worker forked from ansible-playbook: the parent names the run.
+    identity = cluster.shipyard_run_identity("app")
+    assert identity.endswith(f"@{HOST} pid {os.getppid()} (app)")
+
+
+def test_a_run_started_by_the_holder_goes_on_without_taking_it() -> None:
+    # A playbook that runs ansible-playbook (Molecule's verify does): the child is part of the holder's run.
+    holder = f"root@{HOST} pid {os.getppid()} (all)"
+    state = cluster.shipyard_lock_state(lease(holder), "child", NOW)
+    assert state["free"] and not state["take"], state
+    assert "which started this run" in state["reason"]
