@@ -35,6 +35,12 @@ status() {
   for c in "${COMPONENTS[@]}"; do
     pid=$(cat "/run/shipyard/$c.pid" 2>/dev/null || true)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      # Field 3 of /proc/PID/stat is the state; T is stopped (SIGSTOP): alive, answering nothing.
+      if [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = T ]; then
+        printf '%-24s STOPPED by a signal (pid %s): resume it with kill -CONT %s\n' "$c" "$pid" "$pid"
+        bad=1
+        continue
+      fi
       printf '%-24s running (pid %s, restarts %s)\n' "$c" "$pid" "$(cat "$LOGS/$c.restarts" 2>/dev/null | wc -l)"
     else
       printf '%-24s NOT RUNNING (log: %s/%s.log)\n' "$c" "$LOGS" "$c"

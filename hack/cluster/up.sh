@@ -7,6 +7,8 @@
 #
 #   up.sh [--name NAME] [--port PORT] [--app-port PORT] [--dir DIR] [--simulated-nodes N]
 #   defaults: shipyard, $SHIPYARD_SANDBOX_PORT or 16443, $SHIPYARD_APP_PORT or 8080, .sandbox, 1
+# A running cluster with a component down is given $SHIPYARD_CLUSTER_HEALTH_WAIT
+# seconds (default 60) to recover under its supervisor, then named.
 #
 # --app-port publishes the node's port 30080 (a NodePort) on 127.0.0.1.
 # A running cluster returns at once; a stopped one (machine restart, `docker
@@ -88,14 +90,32 @@ wait_started() {
   die "the cluster did not start in 120 s; components: docker exec $CONTAINER shipyard-node status"
 }
 
+# One up.sh at a time per cluster (two `make up` started together): the second
+# waits, then finds the cluster the first one made.
+mkdir -p "$SHIPYARD_CACHE/cluster"
+exec 9>"$SHIPYARD_CACHE/cluster/$NAME.lock"
+if ! flock -n 9; then
+  log "another up.sh is starting cluster '$NAME'; waiting for it"
+  flock 9
+fi
+
 case $(state) in
   running)
     if kubectl get --raw /readyz >/dev/null 2>&1 && docker exec "$CONTAINER" shipyard-node status >/dev/null; then
       log "cluster '$NAME' is already running ($(took)): export KUBECONFIG=$KUBECONFIG_OUT"
       exit 0
     fi
-    log "cluster '$NAME' runs but does not answer; waiting for its components"
-    wait_started ;;
+    # A component that exited comes back under its supervisor within seconds;
+    # one that is stopped (SIGSTOP) or keeps failing is named, not papered over.
+    wait_s=${SHIPYARD_CLUSTER_HEALTH_WAIT:-60}
+    log "cluster '$NAME' runs but is not healthy; waiting up to $wait_s s for its components"
+    for _ in $(seq 1 "$wait_s"); do
+      docker exec "$CONTAINER" shipyard-node status >/dev/null 2>&1 && kubectl get --raw /readyz >/dev/null 2>&1 && break
+      sleep 1
+    done
+    if ! docker exec "$CONTAINER" shipyard-node status >&2; then
+      die "cluster '$NAME' has components that are not running (above); their logs: docker exec $CONTAINER ls /var/log/shipyard. Restart the whole node from its data with 'docker restart $CONTAINER'"
+    fi ;;
   exited | created)
     log "starting the stopped cluster '$NAME' from its own data"
     docker start "$CONTAINER" >/dev/null || die "docker could not start $CONTAINER"
