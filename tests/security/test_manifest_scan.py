@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXCEPTIONS = yaml.safe_load((ROOT / "tests/security/checkov-exceptions.yml").read_text())
 
 
-INVENTORIES = ["sandbox", "staging", "cluster"]
+INVENTORIES = ["sandbox", "kind", "remote", "staging", "cluster"]
 
 
 @pytest.fixture(scope="module", params=INVENTORIES)
@@ -78,3 +78,23 @@ def test_the_scan_catches_a_privileged_container(tmp_path: Path) -> None:
     (tmp_path / "bad.yml").write_text(yaml.safe_dump(bad))
     # CKV_K8S_16: Container should not be privileged
     assert "CKV_K8S_16" in {f["check_id"] for f in findings(tmp_path, min_passed=20)}
+
+
+def test_every_workload_of_more_than_one_replica_has_a_disruption_budget(rendered: Path) -> None:
+    """A drain or an upgrade must not take down every replica of a workload at once."""
+    documents = [o for f in sorted(rendered.rglob("*.yml")) for o in yaml.safe_load_all(f.read_text())]
+    objects = [o for o in documents if isinstance(o, dict) and "kind" in o and "apiVersion" in o]
+    budgets = [o for o in objects if o["kind"] == "PodDisruptionBudget"]
+    missing = []
+    for workload in objects:
+        if workload["kind"] not in ("Deployment", "StatefulSet") or workload["spec"].get("replicas", 1) < 2:
+            continue
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        namespace = workload["metadata"]["namespace"]
+        if not any(
+            b["metadata"]["namespace"] == namespace
+            and all(labels.get(k) == v for k, v in b["spec"]["selector"]["matchLabels"].items())
+            for b in budgets
+        ):
+            missing.append(f"{workload['kind']} {namespace}/{workload['metadata']['name']}")
+    assert not missing, f"{rendered.name}: no PodDisruptionBudget for {missing}"
