@@ -5,9 +5,10 @@
 # the pinned binaries of build.sh. Writes the admin kubeconfig to DIR/kubeconfig.
 # A second call on a running sandbox returns at once.
 #
-#   up.sh [--name NAME] [--port PORT] [--dir DIR] [--nodes N]
+#   up.sh [--name NAME] [--port PORT] [--dir DIR] [--nodes N] [--apiserver-arg KEY=VALUE]...
 #   defaults: shipyard, $SHIPYARD_SANDBOX_PORT or 16443, .sandbox, 1
-#   --port 0 picks a free port.
+#   --port 0 picks a free port. --apiserver-arg adds a kube-apiserver flag (tests
+#   that need an odd cluster, such as one whose API server publishes no endpoints).
 set -euo pipefail
 # shellcheck source=hack/sandbox/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -16,12 +17,14 @@ NAME=shipyard
 PORT=${SHIPYARD_SANDBOX_PORT:-16443}
 DIR=$SANDBOX_STATE_DIR
 NODES=1
+EXTRA_ARGS=()
 while [ $# -gt 0 ]; do
   case $1 in
     --name) NAME=$2; shift 2 ;;
     --port) PORT=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
     --nodes) NODES=$2; shift 2 ;;
+    --apiserver-arg) EXTRA_ARGS+=(--extra-args "kube-apiserver=$2"); shift 2 ;;
     *) die "unknown argument '$1' (see the header of $0)" ;;
   esac
 done
@@ -132,7 +135,7 @@ YAML
 
 log "starting sandbox '$NAME' on https://127.0.0.1:$PORT (Kubernetes $KUBE_VERSION, simulated nodes)"
 if ! "$SANDBOX_BIN_DIR/kwokctl" create cluster --name "$NAME" --config "$DIR/kwokctl.yaml" \
-  --kubeconfig "$KUBECONFIG_OUT" --wait 120s >"$DIR/create.log" 2>&1; then
+  --kubeconfig "$KUBECONFIG_OUT" --wait 120s "${EXTRA_ARGS[@]}" >"$DIR/create.log" 2>&1; then
   cat "$DIR/create.log" >&2
   die "kwokctl could not start the sandbox; its logs are under $KWOK_WORKDIR/clusters/$NAME/logs"
 fi
