@@ -1,7 +1,8 @@
-"""Filters for talking to a cluster: why a call failed, and who holds the site lock."""
+"""Filters for runs against a cluster: why a call failed, who holds the site lock, what a typo meant."""
 
 from __future__ import annotations
 
+import difflib
 import getpass
 import os
 import re
@@ -154,6 +155,16 @@ def shipyard_lock_state(resources: list[dict[str, Any]], me: str, now: str | Non
     return state | {"free": free, "take": take, "reason": reason}
 
 
+def shipyard_suggest(unknown: list[str], known: list[str]) -> str:
+    """'Did you mean ...?' for each unknown name that is close to a known one."""
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        if close:
+            hints.append(f"{name}: did you mean {close[0]}?")
+    return " ".join(hints)
+
+
 class FilterModule:
     """Cluster call filters."""
 
@@ -162,4 +173,5 @@ class FilterModule:
             "shipyard_k8s_reason": shipyard_k8s_reason,
             "shipyard_run_identity": shipyard_run_identity,
             "shipyard_lock_state": shipyard_lock_state,
+            "shipyard_suggest": shipyard_suggest,
         }
