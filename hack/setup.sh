@@ -28,3 +28,8 @@ if [ "$(readlink .venv 2>/dev/null)" != "$venv" ]; then
   ln -s "$venv" .venv
 fi
 .venv/bin/python hack/install_collections.py
+# This repository is also the collection shipyard.platform (galaxy.yml): its
+# plugins, roles and playbooks go by their fully qualified names here as they do
+# once installed, through this link in the collections path.
+mkdir -p collections/ansible_collections/shipyard
+ln -sfn ../../.. collections/ansible_collections/shipyard/platform

@@ -170,8 +170,8 @@ class FilterModule:
 
     def filters(self) -> dict[str, Any]:
         return {
-            "shipyard_k8s_reason": shipyard_k8s_reason,
-            "shipyard_run_identity": shipyard_run_identity,
-            "shipyard_lock_state": shipyard_lock_state,
-            "shipyard_suggest": shipyard_suggest,
+            "k8s_reason": shipyard_k8s_reason,
+            "run_identity": shipyard_run_identity,
+            "lock_state": shipyard_lock_state,
+            "suggest": shipyard_suggest,
         }

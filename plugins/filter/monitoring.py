@@ -40,13 +40,6 @@ def redact_alertmanager(value: Any) -> Any:
     return value
 
 
-def image_reference(spec: dict[str, str]) -> str:
-    """repository@digest when a digest is pinned, else repository:tag."""
-    if spec.get("digest"):
-        return f"{spec['repository']}@{spec['digest']}"
-    return f"{spec['repository']}:{spec['tag']}"
-
-
 def storage_megabytes(size: str) -> int:
     """A Kubernetes quantity such as 2Gi or 500M, in mebibytes (floor)."""
     units = {
@@ -69,6 +62,5 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "redact_alertmanager": redact_alertmanager,
-            "image_reference": image_reference,
             "storage_megabytes": storage_megabytes,
         }

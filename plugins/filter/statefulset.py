@@ -131,4 +131,4 @@ class FilterModule:
     """StatefulSet change filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"shipyard_statefulset_plan": shipyard_statefulset_plan}
+        return {"statefulset_plan": shipyard_statefulset_plan}

@@ -98,4 +98,4 @@ def shipyard_table(rows: list[dict[str, Any]]) -> str:
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"shipyard_workloads": shipyard_workloads, "shipyard_table": shipyard_table}
+        return {"workloads": shipyard_workloads, "table": shipyard_table}

@@ -93,20 +93,11 @@ def shipyard_receiver_urls(receivers: list[dict[str, Any]], name: str) -> list[s
     return problems
 
 
-def shipyard_image_refs(images: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """{name: {repository, tag, digest}} -> {name: "repository:tag"} (the tag form; digests are checked apart)."""
-    return {
-        name: f"{image.get('repository', '')}" + (f":{image['tag']}" if image.get("tag") else "")
-        for name, image in (images or {}).items()
-    }
-
-
 class FilterModule:
     """Input format filters."""
 
     def filters(self) -> dict[str, Any]:
         return {
-            "shipyard_invalid": shipyard_invalid,
-            "shipyard_receiver_urls": shipyard_receiver_urls,
-            "shipyard_image_refs": shipyard_image_refs,
+            "invalid": shipyard_invalid,
+            "receiver_urls": shipyard_receiver_urls,
         }

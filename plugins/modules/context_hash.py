@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: shipyard_context_hash
+module: context_hash
 short_description: Hash a Docker build context as Docker would send it
 description:
   - Walks the build context, leaves out what C(.dockerignore) excludes (Docker's rules, the last matching
@@ -32,7 +32,7 @@ author: shipyard
 
 EXAMPLES = r"""
 - name: Hash the app's build context
-  shipyard_context_hash:
+  shipyard.platform.context_hash:
     path: "{{ playbook_dir }}/../app"
     extra: ["BASE_IMAGE=localhost/shipyard/debian:bookworm"]
   register: __ctx

@@ -6,9 +6,7 @@ import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location(
-    "shipyard_context_hash", ROOT / "roles/image_build/library/shipyard_context_hash.py"
-)
+spec = importlib.util.spec_from_file_location("context_hash", ROOT / "plugins/modules/context_hash.py")
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 

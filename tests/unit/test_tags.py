@@ -35,7 +35,10 @@ CONTRACT: dict[str, tuple[set[str], set[str]]] = {
 }
 GATE = "Check the run's tags and variables"
 PLAY = re.compile(r"^  play #\d+ \([^)]*\): (?P<name>.*?)\tTAGS: ")
-TASK = re.compile(r"^      (?:(?P<role>[a-z_0-9]+) : )?(?P<name>.*?)\tTAGS: \[(?P<tags>[^\]]*)\]")
+# A role's task: "role : name", the role by its short or its fully qualified name.
+TASK = re.compile(
+    r"^      (?:(?:shipyard\.platform\.)?(?P<role>[a-z_0-9]+) : )?(?P<name>.*?)\tTAGS: \[(?P<tags>[^\]]*)\]"
+)
 
 
 def ansible_playbook(*args: str) -> subprocess.CompletedProcess:
