@@ -49,11 +49,20 @@ tools: ## Build the pinned tools (Prometheus, Alertmanager, cyclonus, CoreDNS, k
 	@hack/tools/build.sh prometheus alertmanager cyclonus coredns kube-router >/dev/null
 
 .PHONY: lint
-lint: setup ## ansible-lint (production), yamllint, ruff
+lint: setup ## ansible-lint (production), yamllint, ruff, ansible-test sanity on the built collection
 	yamllint --strict .
 	ansible-lint
 	ruff check .
 	ruff format --check .
+	hack/sanity.sh
+
+.PHONY: collection
+collection: setup ## Build the collection tarball (shipyard-platform-<version>.tar.gz) into .cache/collection
+	ansible-galaxy collection build --force --output-path .cache/collection
+
+.PHONY: changelog
+changelog: setup ## Release notes: changelogs/fragments into changelogs/changelog.yaml and CHANGELOG.rst (VERSION=x.y.z to release)
+	$(if $(VERSION),antsibull-changelog release --version $(VERSION),antsibull-changelog lint)
 
 .PHONY: unit
 unit: setup ## Unit tests (no engine, no cluster)

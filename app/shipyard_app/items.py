@@ -31,7 +31,7 @@ def _authorize() -> None:
     token = current_app.config["SHIPYARD"].api_token
     if token is None or request.method in {"GET", "HEAD", "OPTIONS"}:
         return
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    scheme, _sep, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise ApiError(401, "unauthorized", "writes need 'Authorization: Bearer <token>' with the API token")
 

@@ -43,7 +43,7 @@ def shipyard_k8s_reason(result: dict[str, Any]) -> str:
         period = result["timedout"].get("period", "?")
         return f"no answer within {period} s (the task timed out)"
     detail = _PREFIX.sub("", str(result.get("msg") or "").strip()) or "the client gave no detail"
-    detail = " ".join(detail.split()).split(" Original traceback:")[0]
+    detail = " ".join(detail.split()).split(" Original traceback:", maxsplit=1)[0]
     # An HTTP error: keep the status line and the API's own message, not headers and body.
     api_message = re.search(r'"message":"((?:[^"\\]|\\.)*)"', detail)
     if "HTTP response headers" in detail:
@@ -151,7 +151,7 @@ def shipyard_lock_state(resources: list[dict[str, Any]], me: str, now: str | Non
         ),
         (True, False, False, f"held by {holder} for {age} s"),
     ]
-    _, free, take, reason = next(rule for rule in rules if rule[0])
+    free, take, reason = next(rule[1:] for rule in rules if rule[0])
     return state | {"free": free, "take": take, "reason": reason}
 
 

@@ -113,10 +113,10 @@ def shipyard_statefulset_plan(
                         continue
                     cls = claim["spec"].get("storageClassName") or default_class
                     grown.append((meta["name"], cls, size, claim["spec"]["resources"]["requests"]["storage"]))
-        if grown and all(cls in expandable for _, cls, _, _ in grown):
+        if grown and all(grow[1] in expandable for grow in grown):
             plan["resize"] += [
                 {"namespace": key[0], "name": n, "size": size}
-                for n, _, size, now in grown
+                for n, _cls, size, now in grown
                 if quantity(now) < quantity(size)
             ]
             plan["recreate"].append({"namespace": key[0], "name": key[1]})

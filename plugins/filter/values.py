@@ -42,7 +42,7 @@ def secret_values(given: dict[str, Any], live: list[dict[str, Any]] | None, leng
         elif data.get(key):
             resolved[key] = base64.b64decode(data[key]).decode()
         else:
-            resolved[key] = "".join(secrets.choice(_ALPHABET) for _ in range(length))
+            resolved[key] = "".join(secrets.choice(_ALPHABET) for _char in range(length))
     return resolved
 
 

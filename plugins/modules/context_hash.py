@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: shipyard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: a content hash of a Docker build context."""
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ options:
     type: list
     elements: str
     default: []
-author: shipyard
+author: shipyard developers (@shipyard)
 """
 
 EXAMPLES = r"""
