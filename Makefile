@@ -56,6 +56,10 @@ lint: setup ## ansible-lint (production), yamllint, ruff, ansible-test sanity on
 	ruff format --check .
 	hack/sanity.sh
 
+.PHONY: docs
+docs: setup ## Write each role's variable tables into its README from meta/argument_specs.yml (aar-doc)
+	@for role in roles/*/; do aar-doc --output-template hack/role_docs.md.j2 "$$role" markdown; done
+
 .PHONY: collection
 collection: setup ## Build the collection tarball (shipyard-platform-<version>.tar.gz) into .cache/collection
 	ansible-galaxy collection build --force --output-path .cache/collection

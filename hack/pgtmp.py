@@ -2,6 +2,12 @@
 
 with temporary_postgres() as url:   # postgresql://postgres:<random>@127.0.0.1:<port>/postgres
     ...
+
+Hand-written rather than pytest-postgresql on purpose: its process fixture runs
+initdb and pg_ctl as the current user, and PostgreSQL refuses to run as root,
+which is who runs CI and `make test` here; this one drops to the postgres
+account (runuser), sets a password (scram-sha-256) so the app connects as it
+does in the cluster, and also serves `make bench`, which is not a pytest run.
 """
 
 from __future__ import annotations
