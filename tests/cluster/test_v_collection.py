@@ -180,6 +180,9 @@ def test_one_role_alone_from_a_users_playbook(installed: dict) -> None:
         assert json.loads(health)["status"] == "ok"
         again = run(installed, "app.yml", inventory="hosts.yml")
         assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-4000:]
+        # A role alone takes no site lock, so it leaves none behind for the next run to wait on.
+        lease = kubectl("-n", "default", "get", "lease", "shipyard-site", check=False)
+        assert "NotFound" in lease.stderr, lease.stdout
     finally:
         removed = run(installed, "app.yml", "-e", "state=absent", inventory="hosts.yml")
     assert removed.returncode == 0, removed.stdout[-4000:]
