@@ -84,13 +84,19 @@ def _alive_here(identity: str) -> bool | None:
     match = _IDENTITY.match(identity)
     if not match or match["host"] != socket.gethostname():
         return None
+    pid = int(match["pid"])
     try:
-        os.kill(int(match["pid"]), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    # A zombie has ended: only its parent has not collected its exit status yet.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def _ancestors(pid: int) -> set[int]:

@@ -27,7 +27,7 @@ from realpods import ANSIBLE_ENV, APP_NAMESPACE, NODE_CONTAINER, ROOT, ansible_p
 PLAYBOOK = ["ansible-playbook", "-i", "inventories/sandbox", "playbooks/app.yml"]
 ENV = ANSIBLE_ENV
 # A task of the app role that runs after the preflight and the lock: the run is applying.
-APPLYING = "TASK [app_deploy : Config |"
+APPLYING = "app_deploy : Config |"  # the role by its short or its collection name
 
 
 def start(*extra: str) -> subprocess.Popen:
@@ -167,7 +167,7 @@ def test_after_a_freeze_and_exits_the_control_plane_comes_back_and_the_rerun_con
 def test_two_runs_at_once_take_turns_and_the_second_names_the_first(cluster: Path) -> None:
     secrets = app_secret()
     first = start()
-    read_until(first, "TASK [app_deploy : Preflight")
+    read_until(first, "app_deploy : Preflight")
     second = start()
     rc1, out1, _ = finish(first, timeout=300)
     rc2, out2, _ = finish(second, timeout=300)

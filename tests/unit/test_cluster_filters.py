@@ -6,6 +6,7 @@ import importlib.util
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,20 @@ def test_a_holder_whose_process_ended_gives_it_up() -> None:
     dead.wait()
     state = cluster.shipyard_lock_state(lease(f"root@{HOST} pid {dead.pid} (all)"), "me", NOW)
     assert state["free"] and "ended without releasing it" in state["reason"]
+
+
+def test_a_holder_that_ended_but_was_not_reaped_gives_it_up() -> None:
+    # A zombie: the run ended, its parent (here this test) has not collected it yet.
+    ended = subprocess.Popen(["true"])
+    try:
+        for _attempt in range(100):
+            if Path(f"/proc/{ended.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            time.sleep(0.05)
+        state = cluster.shipyard_lock_state(lease(f"root@{HOST} pid {ended.pid} (all)"), "me", NOW)
+        assert state["free"] and "ended without releasing it" in state["reason"]
+    finally:
+        ended.wait()
 
 
 def test_a_holder_on_another_host_keeps_it_until_it_expires() -> None:
