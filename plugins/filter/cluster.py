@@ -92,11 +92,16 @@ def _alive_here(identity: str) -> bool | None:
     except PermissionError:
         return True
     # A zombie has ended: only its parent has not collected its exit status yet.
+    stat = _proc_stat(pid)
+    return not stat or stat[0] != "Z"
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command in parentheses (state, ppid, ...); empty when unread."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return True
-    return state != "Z"
+        return []
 
 
 def _ancestors(pid: int) -> set[int]:
@@ -104,11 +109,10 @@ def _ancestors(pid: int) -> set[int]:
     seen: set[int] = set()
     while pid > 1 and pid not in seen:
         seen.add(pid)
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
+        stat = _proc_stat(pid)
+        if len(stat) < 2:
             break
-        pid = int(stat.rsplit(")", 1)[1].split()[1])  # field 4, after the command in parentheses
+        pid = int(stat[1])  # the parent's pid
     return seen
 
 

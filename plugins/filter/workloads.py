@@ -26,8 +26,7 @@ def _unready_reason(obj: dict[str, Any], kind: str) -> str | None:
     want = _int(spec.get("replicas", 1))
     ready = _int(status.get("availableReplicas" if kind == "Deployment" else "readyReplicas"))
     updated, total = _int(status.get("updatedReplicas")), _int(status.get("replicas"))
-    stale = kind == "StatefulSet" and status.get("updateRevision") not in (None, status.get("currentRevision"))
-    if ready < want or updated < want or total > want or (stale and updated < want):
+    if ready < want or updated < want or total > want:
         detail = f"{ready}/{want} ready, {updated} updated"
         if total > want:
             detail += f", {total - want} old still running"
