@@ -136,7 +136,7 @@ artifacts: setup ## List every image and binary inventories/$(ENV) uses, with ve
 	@python hack/artifacts.py $(ENV)
 
 .PHONY: bench
-bench: setup sandbox-build ## Time a first converge, a no-op rerun and kubectl apply --server-side, on fresh sandboxes
+bench: setup sandbox-build images ## Time a first converge, a no-op rerun and kubectl apply --server-side, on fresh local clusters
 	@hack/bench.sh
 
 .PHONY: clean
