@@ -43,6 +43,13 @@ def shipyard_k8s_reason(result: dict[str, Any]) -> str:
         period = result["timedout"].get("period", "?")
         return f"no answer within {period} s (the task timed out)"
     detail = _PREFIX.sub("", str(result.get("msg") or "").strip()) or "the client gave no detail"
+    # A module that ended on an exception it did not catch left no result, only
+    # its traceback (Mitogen reports that as a deserialization failure): the
+    # traceback's last line is the client's reason.
+    if result.get("module_stderr") and not result.get("module_stdout", "").strip():
+        last = [line.strip() for line in str(result["module_stderr"]).splitlines() if line.strip()]
+        if last and not any(re.search(pattern, detail) for pattern, _ in _REASONS):
+            detail = last[-1]
     detail = " ".join(detail.split()).split(" Original traceback:", maxsplit=1)[0]
     # An HTTP error: keep the status line and the API's own message, not headers and body.
     api_message = re.search(r'"message":"((?:[^"\\]|\\.)*)"', detail)

@@ -79,6 +79,24 @@ def test_an_http_error_keeps_the_apis_message() -> None:
     assert cluster.shipyard_k8s_reason({"msg": msg}).endswith("403 Reason: Forbidden: leases is forbidden")
 
 
+def test_a_module_that_ended_on_an_exception_is_read_from_its_traceback() -> None:
+    # As Mitogen reports a kubernetes.core module that raised: no result, its traceback.
+    result = {
+        "failed": True,
+        "msg": "Module result deserialization failed: No start of json char found",
+        "module_stdout": "",
+        "module_stderr": (
+            "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+            "urllib3.exceptions.MaxRetryError: HTTPSConnectionPool(host='127.0.0.1', port=16443): Max retries "
+            "exceeded with url: /version (Caused by NewConnectionError(\"HTTPSConnection(host='127.0.0.1', "
+            "port=16443): Failed to establish a new connection: [Errno 111] Connection refused\"))\n"
+        ),
+    }
+    reason = cluster.shipyard_k8s_reason(result)
+    assert reason.startswith("connection refused (nothing listens at the server's address); the client said: ")
+    assert "port=16443" in reason
+
+
 def test_a_timed_out_task_says_how_long_it_waited() -> None:
     result = {"failed": True, "msg": "Task failed: Timed out after 7 second(s).", "timedout": {"period": 7}}
     assert cluster.shipyard_k8s_reason(result) == "no answer within 7 s (the task timed out)"
