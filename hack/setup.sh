@@ -33,3 +33,6 @@ fi
 # once installed, through this link in the collections path.
 mkdir -p collections/ansible_collections/shipyard
 ln -sfn ../../.. collections/ansible_collections/shipyard/platform
+# Mitogen's strategy plugins, at a path ansible.cfg names whatever the Python version.
+ln -sfn "$(.venv/bin/python -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))')/plugins/strategy" \
+  collections/mitogen_strategy
