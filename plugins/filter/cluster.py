@@ -30,6 +30,8 @@ _REASONS: list[tuple[str, str]] = [
         "the context is not in the kubeconfig",
     ),
 ]
+# The line of a traceback that names the exception: "pkg.mod.SomeError: message".
+_EXCEPTION_LINE = re.compile(r"^(?!File )[A-Za-z_][\w.]*(Error|Exception|Exit|Warning): ")
 _PREFIX = re.compile(r"^(Task failed: )?(Module failed: )?(Action failed: )?")
 
 
@@ -45,11 +47,13 @@ def shipyard_k8s_reason(result: dict[str, Any]) -> str:
     detail = _PREFIX.sub("", str(result.get("msg") or "").strip()) or "the client gave no detail"
     # A module that ended on an exception it did not catch left no result, only
     # its traceback (Mitogen reports that as a deserialization failure): the
-    # traceback's last line is the client's reason.
-    if result.get("module_stderr") and not result.get("module_stdout", "").strip():
-        last = [line.strip() for line in str(result["module_stderr"]).splitlines() if line.strip()]
-        if last and not any(re.search(pattern, detail) for pattern, _ in _REASONS):
-            detail = last[-1]
+    # traceback's last exception, with the lines its message goes on over, is
+    # the client's reason.
+    if result.get("module_stderr") and not str(result.get("module_stdout") or "").strip():
+        lines = [line.strip() for line in str(result["module_stderr"]).splitlines() if line.strip()]
+        starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
+        if starts and not any(re.search(pattern, detail) for pattern, _ in _REASONS):
+            detail = " ".join(lines[starts[-1] :])
     detail = " ".join(detail.split()).split(" Original traceback:", maxsplit=1)[0]
     # An HTTP error: keep the status line and the API's own message, not headers and body.
     api_message = re.search(r'"message":"((?:[^"\\]|\\.)*)"', detail)

@@ -97,6 +97,23 @@ def test_a_module_that_ended_on_an_exception_is_read_from_its_traceback() -> Non
     assert "port=16443" in reason
 
 
+def test_an_exception_whose_message_spans_lines_is_read_whole() -> None:
+    result = {
+        "failed": True,
+        "msg": "Module result deserialization failed: No start of json char found",
+        "module_stdout": "",
+        "module_stderr": (
+            "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+            "yaml.scanner.ScannerError: while parsing a flow node\n"
+            "expected the node content, but found '<stream end>'\n"
+            '  in "/tmp/k", line 2, column 1\n'
+        ),
+    }
+    reason = cluster.shipyard_k8s_reason(result)
+    assert reason.startswith("the kubeconfig is not valid; the client said: yaml.scanner.ScannerError: while parsing")
+    assert reason.endswith('in "/tmp/k", line 2, column 1')
+
+
 def test_a_timed_out_task_says_how_long_it_waited() -> None:
     result = {"failed": True, "msg": "Task failed: Timed out after 7 second(s).", "timedout": {"period": 7}}
     assert cluster.shipyard_k8s_reason(result) == "no answer within 7 s (the task timed out)"
