@@ -86,10 +86,10 @@ def test_a_module_that_ended_on_an_exception_is_read_from_its_traceback() -> Non
         "msg": "Module result deserialization failed: No start of json char found",
         "module_stdout": "",
         "module_stderr": (
-            "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+            'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
             "urllib3.exceptions.MaxRetryError: HTTPSConnectionPool(host='127.0.0.1', port=16443): Max retries "
             "exceeded with url: /version (Caused by NewConnectionError(\"HTTPSConnection(host='127.0.0.1', "
-            "port=16443): Failed to establish a new connection: [Errno 111] Connection refused\"))\n"
+            'port=16443): Failed to establish a new connection: [Errno 111] Connection refused"))\n'
         ),
     }
     reason = cluster.shipyard_k8s_reason(result)
@@ -103,7 +103,7 @@ def test_an_exception_whose_message_spans_lines_is_read_whole() -> None:
         "msg": "Module result deserialization failed: No start of json char found",
         "module_stdout": "",
         "module_stderr": (
-            "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+            'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
             "yaml.scanner.ScannerError: while parsing a flow node\n"
             "expected the node content, but found '<stream end>'\n"
             '  in "/tmp/k", line 2, column 1\n'
