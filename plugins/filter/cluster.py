@@ -52,7 +52,7 @@ def shipyard_k8s_reason(result: dict[str, Any]) -> str:
     if result.get("module_stderr") and not str(result.get("module_stdout") or "").strip():
         lines = [line.strip() for line in str(result["module_stderr"]).splitlines() if line.strip()]
         starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
-        if starts and not any(re.search(pattern, detail) for pattern, _ in _REASONS):
+        if starts and not any(re.search(pattern, detail) for pattern, _meaning in _REASONS):
             detail = " ".join(lines[starts[-1] :])
     detail = " ".join(detail.split()).split(" Original traceback:", maxsplit=1)[0]
     # An HTTP error: keep the status line and the API's own message, not headers and body.
