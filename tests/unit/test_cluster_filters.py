@@ -79,39 +79,40 @@ def test_an_http_error_keeps_the_apis_message() -> None:
     assert cluster.shipyard_k8s_reason({"msg": msg}).endswith("403 Reason: Forbidden: leases is forbidden")
 
 
-def test_a_module_that_ended_on_an_exception_is_read_from_its_traceback() -> None:
+_REFUSED = (
+    "urllib3.exceptions.MaxRetryError: HTTPSConnectionPool(host='127.0.0.1', port=16443): Max retries exceeded "
+    "with url: /version (Caused by NewConnectionError(\"HTTPSConnection(host='127.0.0.1', port=16443): Failed to "
+    'establish a new connection: [Errno 111] Connection refused"))'
+)
+_GARBAGE = (
+    "yaml.scanner.ScannerError: while parsing a flow node\n"
+    "expected the node content, but found '<stream end>'\n"
+    '  in "/tmp/k", line 2, column 1'
+)
+
+
+@pytest.mark.parametrize(
+    ("exception", "meaning", "ends"),
+    [
+        (_REFUSED, "connection refused (nothing listens at the server's address)", 'Connection refused"))'),
+        # The message goes on over lines: read from the exception's line to the end.
+        (_GARBAGE, "the kubeconfig is not valid", 'in "/tmp/k", line 2, column 1'),
+    ],
+    ids=["refused", "garbage"],
+)
+def test_a_module_that_ended_on_an_exception_is_read_from_its_traceback(
+    exception: str, meaning: str, ends: str
+) -> None:
     # As Mitogen reports a kubernetes.core module that raised: no result, its traceback.
     result = {
         "failed": True,
         "msg": "Module result deserialization failed: No start of json char found",
         "module_stdout": "",
-        "module_stderr": (
-            'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
-            "urllib3.exceptions.MaxRetryError: HTTPSConnectionPool(host='127.0.0.1', port=16443): Max retries "
-            "exceeded with url: /version (Caused by NewConnectionError(\"HTTPSConnection(host='127.0.0.1', "
-            'port=16443): Failed to establish a new connection: [Errno 111] Connection refused"))\n'
-        ),
+        "module_stderr": f'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n{exception}\n',
     }
     reason = cluster.shipyard_k8s_reason(result)
-    assert reason.startswith("connection refused (nothing listens at the server's address); the client said: ")
-    assert "port=16443" in reason
-
-
-def test_an_exception_whose_message_spans_lines_is_read_whole() -> None:
-    result = {
-        "failed": True,
-        "msg": "Module result deserialization failed: No start of json char found",
-        "module_stdout": "",
-        "module_stderr": (
-            'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
-            "yaml.scanner.ScannerError: while parsing a flow node\n"
-            "expected the node content, but found '<stream end>'\n"
-            '  in "/tmp/k", line 2, column 1\n'
-        ),
-    }
-    reason = cluster.shipyard_k8s_reason(result)
-    assert reason.startswith("the kubeconfig is not valid; the client said: yaml.scanner.ScannerError: while parsing")
-    assert reason.endswith('in "/tmp/k", line 2, column 1')
+    assert reason.startswith(f"{meaning}; the client said: {exception.split(':')[0]}: ")
+    assert reason.endswith(ends)
 
 
 def test_a_timed_out_task_says_how_long_it_waited() -> None:
