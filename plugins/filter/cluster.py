@@ -31,8 +31,13 @@ _REASONS: list[tuple[str, str]] = [
     ),
 ]
 # The line of a traceback that names the exception: "pkg.mod.SomeError: message".
-_EXCEPTION_LINE = re.compile(r"^(?!File )[A-Za-z_][\w.]*(Error|Exception|Exit|Warning): ")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Warning): ")
 _PREFIX = re.compile(r"^(Task failed: )?(Module failed: )?(Action failed: )?")
+
+
+def _meaning(detail: str) -> str | None:
+    """What the client's words mean, when they match a known reason."""
+    return next((meaning for pattern, meaning in _REASONS if re.search(pattern, detail)), None)
 
 
 def shipyard_k8s_reason(result: dict[str, Any]) -> str:
@@ -52,17 +57,15 @@ def shipyard_k8s_reason(result: dict[str, Any]) -> str:
     if result.get("module_stderr") and not str(result.get("module_stdout") or "").strip():
         lines = [line.strip() for line in str(result["module_stderr"]).splitlines() if line.strip()]
         starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
-        if starts and not any(re.search(pattern, detail) for pattern, _meaning in _REASONS):
+        if starts and _meaning(detail) is None:
             detail = " ".join(lines[starts[-1] :])
     detail = " ".join(detail.split()).split(" Original traceback:", maxsplit=1)[0]
     # An HTTP error: keep the status line and the API's own message, not headers and body.
     api_message = re.search(r'"message":"((?:[^"\\]|\\.)*)"', detail)
     if "HTTP response headers" in detail:
         detail = detail.split(" HTTP response headers")[0] + (f": {api_message[1]}" if api_message else "")
-    for pattern, meaning in _REASONS:
-        if re.search(pattern, detail):
-            return f"{meaning}; the client said: {detail}"
-    return detail
+    meaning = _meaning(detail)
+    return f"{meaning}; the client said: {detail}" if meaning else detail
 
 
 def shipyard_run_identity(label: str) -> str:
