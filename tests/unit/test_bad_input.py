@@ -108,8 +108,11 @@ def render(case: tuple, out: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> list[subprocess.CompletedProcess]:
     """Every case at once, four at a time."""
+    # The folders first, in this thread: the factory creates its base folder on
+    # first use, and threads racing to do so each made one (ValueError).
+    outs = [tmp_path_factory.mktemp("bad") for _ in CASES]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(lambda c: render(c, tmp_path_factory.mktemp("bad")), CASES))
+        return list(pool.map(render, CASES, outs))
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
