@@ -17,10 +17,15 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() { python3 -c 'import sys; sys.path.insert(0, "hack"); from appserver import free_port; print(free_port())'; }
+logged() {  # logged <log> <what> <command...>: its output in <log>; a failure shows the log's end and stops
+  local log=$1 what=$2
+  shift 2
+  "$@" >"$log" 2>&1 || { tail -40 "$log" >&2; echo "[bench] ERROR: $what failed (above)" >&2; exit 1; }
+}
 cluster() {  # cluster <name>: a fresh local cluster in $work/<name>
-  hack/cluster/up.sh --name "$1" --port "$(free_port)" --app-port "$(free_port)" --dir "$work/$1" >"$work/$1.up.log" 2>&1 \
-    || { tail -20 "$work/$1.up.log" >&2; echo "[bench] ERROR: the cluster $1 did not start (above)" >&2; exit 1; }
+  logged "$work/$1.up.log" "the start of the cluster $1" \
+    hack/cluster/up.sh --name "$1" --port "$(free_port)" --app-port "$(free_port)" --dir "$work/$1"
 }
 
 now() { date +%s.%N; }
@@ -31,27 +36,28 @@ cluster bench-site
 target() { printf '{"shipyard_k8s_auth": {"kubeconfig": "%s"}, "image_build_node_containers": ["%s-node"]}' "$work/$1/kubeconfig" "$1"; }
 
 echo "[bench] (a) first converge of playbooks/site.yml on a fresh local cluster"
-site() {  # site <log> [args]: a failed run shows its end
-  local log=$1; shift
-  ansible-playbook -i inventories/sandbox playbooks/site.yml -e "$(target bench-site)" "$@" >"$log" 2>&1 \
-    || { tail -40 "$log" >&2; echo "[bench] ERROR: the site failed (above)" >&2; exit 1; }
+site() {  # site <log>: the site on that cluster
+  logged "$1" "the site" ansible-playbook -i inventories/sandbox playbooks/site.yml -e "$(target bench-site)"
+}
+noop() {  # noop <log>: the run's recap says it changed nothing
+  python3 hack/recap_unchanged.py "$1" || { echo "[bench] ERROR: the rerun changed something" >&2; exit 1; }
 }
 t0=$(now); site "$work/a.log"; t1=$(now)
 grep -A1 'PLAY RECAP' "$work/a.log" | tail -1
 echo "[bench] (b) no-op rerun"
 t2=$(now); site "$work/b.log"; t3=$(now)
 grep -A1 'PLAY RECAP' "$work/b.log" | tail -1
-python3 hack/recap_unchanged.py "$work/b.log" || { echo "[bench] ERROR: the rerun changed something" >&2; exit 1; }
+noop "$work/b.log"
 echo "[bench] (b') the same no-op rerun with Ansible's own strategy (ANSIBLE_STRATEGY=linear), for the engine's share"
 t6=$(now); ANSIBLE_STRATEGY=linear site "$work/b2.log"; t7=$(now)
-python3 hack/recap_unchanged.py "$work/b2.log" || { echo "[bench] ERROR: the rerun changed something" >&2; exit 1; }
+noop "$work/b2.log"
 
 hack/cluster/down.sh --dir "$work/bench-site" --name bench-site >/dev/null 2>&1
 
 echo "[bench] (c) kubectl apply --server-side of the same manifests on another fresh local cluster"
 cluster bench-kubectl
-ansible-playbook -i inventories/sandbox playbooks/render.yml -e shipyard_render_dir="$work/render" >"$work/render.log" 2>&1 \
-  || { tail -40 "$work/render.log" >&2; echo "[bench] ERROR: the render failed (above)" >&2; exit 1; }
+logged "$work/render.log" "the render" \
+  ansible-playbook -i inventories/sandbox playbooks/render.yml -e shipyard_render_dir="$work/render"
 python3 - "$work/render" "$work" <<'PY'
 import sys, pathlib, yaml
 render, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
