@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zoneinfo
 from typing import Any
 
 # Kubernetes resource.Quantity: a number with an optional binary, decimal or exponent suffix.
@@ -21,6 +22,54 @@ _PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-
 _IMAGE = re.compile(rf"^{_HOST}?{_PATH}(?::[\w][\w.-]{{0,127}})?(?:@sha256:[0-9a-f]{{64}})?$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 _URL = re.compile(r"^(?P<scheme>https?)://[^\s/?#@]+(?::\d+)?(?:[/?#]\S*)?$")
+
+
+# Cron schedules as the CronJob controller parses them: five fields or a macro.
+_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+_MONTH_NAMES = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_MONTHS = {name: i + 1 for i, name in enumerate(_MONTH_NAMES)}
+_DAYS = {name: i for i, name in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
+_CRON_FIELDS = ((0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, _MONTHS), (0, 7, _DAYS))
+_TIMEZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+
+
+def _cron_number(text: str, low: int, high: int, names: dict[str, int]) -> int | None:
+    number = int(text) if text.isdigit() else names.get(text.lower())
+    return number if number is not None and low <= number <= high else None
+
+
+def _cron_field(field: str, low: int, high: int, names: dict[str, int]) -> bool:
+    for part in field.split(","):
+        base, slash, step = part.partition("/")
+        if slash and not (step.isdigit() and int(step) > 0):
+            return False
+        if base in ("*", "?"):
+            continue
+        start_text, dash, end_text = base.partition("-")
+        start = _cron_number(start_text, low, high, names)
+        end = _cron_number(end_text, low, high, names) if dash else start
+        if start is None or end is None or end < start:
+            return False
+    return True
+
+
+def _schedule(value: str) -> bool:
+    if value.strip() in _CRON_MACROS:
+        return True
+    fields = value.split()
+    return len(fields) == 5 and all(_cron_field(f, *limits) for f, limits in zip(fields, _CRON_FIELDS, strict=True))
+
+
+def _timezone(value: str) -> bool:
+    if not _TIMEZONE.match(value):
+        return False
+    if not zoneinfo.available_timezones():  # no time zone database here: the name's form only
+        return True
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _cidr(value: str) -> bool:
@@ -47,6 +96,11 @@ CHECKS: dict[str, tuple[Any, str]] = {
     "https_url": (lambda v: (m := _URL.match(str(v))) is not None and m["scheme"] == "https", "an https URL"),
     "cidr": (lambda v: _cidr(str(v)), "a CIDR (10.0.0.0/8, 2001:db8::/32) with no host bits set"),
     "port": (_port, "a port number from 1 to 65535"),
+    "schedule": (
+        lambda v: _schedule(str(v)),
+        "a cron schedule (five fields: minute hour day-of-month month day-of-week, or @daily, @hourly, ...)",
+    ),
+    "timezone": (lambda v: _timezone(str(v)), "an IANA time zone (Etc/UTC, Europe/Berlin)"),
 }
 _SECRET_KINDS = {"url", "https_url"}
 # Under resources, only these keys hold quantities.
