@@ -35,6 +35,11 @@ APP = Peer("app", "shipyard", {"app.kubernetes.io/name": "shipyard-app", "app.ku
 DB = Peer(
     "postgresql", "shipyard", {"app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "shipyard-app"}
 )
+BACKUP = Peer(
+    "postgresql-backup",
+    "shipyard",
+    {"app.kubernetes.io/name": "postgresql-backup", "app.kubernetes.io/instance": "shipyard-app"},
+)
 PROM, AM, GRAFANA, KSM = (_stack(n, "shipyard-monitoring") for n in
                           ("prometheus", "alertmanager", "grafana", "kube-state-metrics"))  # fmt: skip
 ES, LOGSTASH, KIBANA = (_stack(n, "shipyard-logging") for n in ("elasticsearch", "logstash", "kibana"))
@@ -54,6 +59,8 @@ ALLOWED = {
     "host (published node port) -> app": Flow(HOST, APP, 8080, "http"),
     "prometheus -> app": Flow(PROM, APP, 8080, "http"),
     "app -> postgresql": Flow(APP, DB, 5432, "postgresql"),
+    "postgresql-backup -> postgresql": Flow(BACKUP, DB, 5432, "postgresql"),
+    "postgresql-backup -> dns (udp)": Flow(BACKUP, DNS, 53, "dns", "UDP"),
     "app -> dns (udp)": Flow(APP, DNS, 53, "dns", "UDP"),
     "postgresql -> dns (tcp)": Flow(DB, DNS, 53, "dns-tcp"),
     "prometheus -> prometheus": Flow(PROM, PROM, 9090, "web"),
@@ -91,6 +98,9 @@ DENIED = {
     "app -> internet": Flow(APP, OUTSIDE, 443),
     "app -> api server": Flow(APP, API, 6443),
     "postgresql -> internet": Flow(DB, OUTSIDE, 443),
+    "postgresql-backup -> app": Flow(BACKUP, APP, 8080, "http"),
+    "postgresql-backup -> internet": Flow(BACKUP, OUTSIDE, 443),
+    "postgresql-backup -> api server": Flow(BACKUP, API, 6443),
     "prometheus -> postgresql": Flow(PROM, DB, 5432, "postgresql"),
     "prometheus -> elasticsearch": Flow(PROM, ES, 9200, "http"),
     "prometheus -> internet": Flow(PROM, OUTSIDE, 443),
