@@ -23,7 +23,7 @@ def run(*cmd: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def test_rules_pass_promtool_check(rendered: Path, tools: dict[str, Path]) -> None:
     result = run(tools["promtool"], "check", "rules", rendered / "files/shipyard.rules.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 9 rules found" in result.stdout
+    assert "SUCCESS: 10 rules found" in result.stdout
 
 
 def test_every_alert_has_summary_description_and_runbook(rendered: Path) -> None:
@@ -31,7 +31,7 @@ def test_every_alert_has_summary_description_and_runbook(rendered: Path) -> None
     alerts = [r for g in groups for r in g["rules"] if "alert" in r]
     assert {a["alert"] for a in alerts} >= {
         "Watchdog", "ShipyardAppTargetDown", "ShipyardAppHighErrorRatio", "ShipyardAppHighLatencyP99",
-        "ShipyardAppPodRestarting", "ShipyardAppReplicasUnavailable",
+        "ShipyardAppPodRestarting", "ShipyardAppReplicasUnavailable", "ShipyardBackupFailed",
     }  # fmt: skip
     for alert in alerts:
         assert {"summary", "description", "runbook"} <= set(alert["annotations"]), alert["alert"]
@@ -49,7 +49,7 @@ def test_config_passes_promtool_check_config(rendered: Path, tools: dict[str, Pa
     (tmp_path / "prometheus.yml").write_text(config.replace("/etc/prometheus/rules/*.yml", "shipyard.rules.yml"))
     result = run(tools["promtool"], "check", "config", tmp_path / "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 9 rules found" in result.stdout
+    assert "SUCCESS: 10 rules found" in result.stdout
 
 
 def test_alert_rules_fire_and_stay_quiet_as_specified(rendered: Path, tools: dict[str, Path], tmp_path: Path) -> None:
