@@ -7,6 +7,7 @@
 #   localhost/shipyard/standin/postgres      PostgreSQL, the official image's contract
 #   localhost/shipyard/standin/prometheus    Prometheus, the upstream image's contract
 #   localhost/shipyard/standin/alertmanager  Alertmanager, likewise
+#   localhost/shipyard/standin/nginx         nginx, the unprivileged image's contract (the app's frontend)
 #
 # No registry answers here, so the images the roles deploy are built from
 # Debian's packages and the Go module proxy, and handed to the node's
@@ -30,6 +31,7 @@ COREDNS_REF=registry.k8s.io/coredns/coredns:$COREDNS_VERSION
 POSTGRES_REF=docker.io/library/postgres:16.6-bookworm
 PROMETHEUS_REF=quay.io/prometheus/prometheus:$PROMETHEUS_VERSION
 ALERTMANAGER_REF=quay.io/prometheus/alertmanager:$ALERTMANAGER_VERSION
+NGINX_REF=docker.io/nginxinc/nginx-unprivileged:1.27-bookworm
 
 DEBIAN_MIRROR=${SHIPYARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SOURCES="$(printf 'deb %s %s main\n' "$DEBIAN_MIRROR" bookworm "$DEBIAN_MIRROR" bookworm-updates)"
@@ -110,9 +112,12 @@ if [ "$STANDINS" = all ]; then
   cp "$(tools_bin alertmanager)"/{alertmanager,amtool} "$HERE/images/alertmanager.yml" "$ctx/alertmanager/"
   build "localhost/shipyard/standin/prometheus:$PROMETHEUS_VERSION" "$HERE/images/prometheus.Dockerfile" "$ctx/prometheus"
   build "localhost/shipyard/standin/alertmanager:$ALERTMANAGER_VERSION" "$HERE/images/alertmanager.Dockerfile" "$ctx/alertmanager"
+  mkdir -p "$ctx/nginx"
+  build localhost/shipyard/standin/nginx:1.22 "$HERE/images/nginx.Dockerfile" "$ctx/nginx" "SOURCES_LIST=$SOURCES"
   standins=("localhost/shipyard/standin/postgres:15 $POSTGRES_REF"
     "localhost/shipyard/standin/prometheus:$PROMETHEUS_VERSION $PROMETHEUS_REF"
-    "localhost/shipyard/standin/alertmanager:$ALERTMANAGER_VERSION $ALERTMANAGER_REF")
+    "localhost/shipyard/standin/alertmanager:$ALERTMANAGER_VERSION $ALERTMANAGER_REF"
+    "localhost/shipyard/standin/nginx:1.22 $NGINX_REF")
 elif [ "$STANDINS" != none ]; then
   die "SHIPYARD_CLUSTER_STANDINS must be all or none, not '$STANDINS'"
 fi

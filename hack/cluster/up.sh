@@ -102,6 +102,18 @@ fi
 case $(state) in
   running)
     if kubectl get --raw /readyz >/dev/null 2>&1 && docker exec "$CONTAINER" shipyard-node status >/dev/null; then
+      # Stand-ins a newer checkout added or changed since the node started: build
+      # them and import their archives (mounted at /images) as its entrypoint does.
+      "$HERE/images.sh" >/dev/null || die "building the cluster's images failed"
+      docker exec "$CONTAINER" sh -ec '
+        for archive in /images/*.tar; do
+          mark=/var/lib/shipyard/imported/$(basename "$archive")
+          [ -f "$mark" ] && continue
+          ctr -n k8s.io images import --no-unpack "$archive" >/dev/null && touch "$mark"
+          echo "imported $(basename "$archive")"
+        done
+        while read -r src dst; do ctr -n k8s.io images tag --force "$src" "$dst" >/dev/null; done </images/tags' >&2 ||
+        die "importing the images into $CONTAINER failed"
       log "cluster '$NAME' is already running ($(took)): export KUBECONFIG=$KUBECONFIG_OUT"
       exit 0
     fi
