@@ -40,6 +40,11 @@ BACKUP = Peer(
     "shipyard",
     {"app.kubernetes.io/name": "postgresql-backup", "app.kubernetes.io/instance": "shipyard-app"},
 )
+FRONTEND = Peer(
+    "frontend",
+    "shipyard",
+    {"app.kubernetes.io/name": "shipyard-frontend", "app.kubernetes.io/instance": "shipyard-app"},
+)
 PROM, AM, GRAFANA, KSM = (_stack(n, "shipyard-monitoring") for n in
                           ("prometheus", "alertmanager", "grafana", "kube-state-metrics"))  # fmt: skip
 ES, LOGSTASH, KIBANA = (_stack(n, "shipyard-logging") for n in ("elasticsearch", "logstash", "kibana"))
@@ -55,7 +60,10 @@ OUTSIDE = Peer("outside", kind="outside")
 HOST = Peer("host", kind="host")
 
 ALLOWED = {
-    "ingress -> app": Flow(INGRESS, APP, 8080, "http"),
+    # The sandbox inventory runs the frontend: the ingress controller reaches the app through it.
+    "ingress -> frontend": Flow(INGRESS, FRONTEND, 8080, "http"),
+    "frontend -> app": Flow(FRONTEND, APP, 8080, "http"),
+    "frontend -> dns (udp)": Flow(FRONTEND, DNS, 53, "dns", "UDP"),
     "host (published node port) -> app": Flow(HOST, APP, 8080, "http"),
     "prometheus -> app": Flow(PROM, APP, 8080, "http"),
     "app -> postgresql": Flow(APP, DB, 5432, "postgresql"),
@@ -84,6 +92,12 @@ ALLOWED = {
     "ingress -> kibana": Flow(INGRESS, KIBANA, 5601, "http"),
 }
 DENIED = {
+    "ingress -> app (the frontend in between)": Flow(INGRESS, APP, 8080, "http"),
+    "stranger -> frontend": Flow(STRANGER, FRONTEND, 8080, "http"),
+    "prometheus -> frontend": Flow(PROM, FRONTEND, 8080, "http"),
+    "frontend -> postgresql": Flow(FRONTEND, DB, 5432, "postgresql"),
+    "frontend -> internet": Flow(FRONTEND, OUTSIDE, 443),
+    "frontend -> api server": Flow(FRONTEND, API, 6443),
     "stranger -> app": Flow(STRANGER, APP, 8080, "http"),
     "host -> postgresql": Flow(HOST, DB, 5432, "postgresql"),
     "host -> prometheus": Flow(HOST, PROM, 9090, "web"),

@@ -51,7 +51,7 @@ def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-2000:]
     policies = [d for d in yaml.safe_load_all((out / "hardening/networkpolicies.yml").read_text()) if d]
-    assert len(policies) == 20
+    assert len(policies) == 21
     # cyclonus reads one object per file.
     target = tmp_path_factory.mktemp("policies")
     for doc in policies:
