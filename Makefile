@@ -124,6 +124,16 @@ down: setup ## Remove everything the site deployed on inventories/$(ENV) (the lo
 	if [ "$(ENV)" = sandbox ]; then hack/cluster/down.sh; fi; \
 	echo "down: the site is removed from inventories/$(ENV)"
 
+.PHONY: backup
+backup: setup ## Back the app's database up now on inventories/$(ENV); prints the archive's name
+	ansible-playbook -i inventories/$(ENV) playbooks/backup.yml $(ARGS)
+
+ARCHIVE ?=
+.PHONY: restore
+restore: setup ## Restore the app's database on inventories/$(ENV) from ARCHIVE (default: the newest); stops the app meanwhile
+	ansible-playbook -i inventories/$(ENV) playbooks/restore.yml -e shipyard_restore_confirm=yes \
+	  $(if $(ARCHIVE),-e app_deploy_restore_archive=$(ARCHIVE)) $(ARGS)
+
 OUT ?= out/$(ENV)
 .PHONY: render
 render: setup ## Write every manifest the site would apply for ENV to OUT (no cluster)

@@ -34,9 +34,14 @@ def test_app_answers_on_the_host(app_url: str) -> None:
         assert pod["spec"]["nodeName"] == "shipyard-node"
 
 
-def test_app_answers_through_its_service_from_another_pod(probes: Probes) -> None:
-    # An ingress controller's pod (by its labels) is allowed to reach the app:
-    # through cluster DNS, the Service's ClusterIP and kube-proxy's rules.
+def test_the_frontend_serves_its_page_and_proxies_the_api_for_the_ingress_controller(
+    probes: Probes, app_url: str, api_token: str
+) -> None:
+    # An ingress controller's pod (by its labels) reaches the frontend, the
+    # only way in for it: through cluster DNS, the Service's ClusterIP and
+    # kube-proxy's rules to the real nginx pods, which proxy /api/ to the app.
+    status, item = http("POST", f"{app_url}/api/items", {"name": f"via-frontend-{uuid.uuid4().hex[:8]}"}, api_token)
+    assert status == 201, item
     existed = kubectl("get", "namespace", "ingress-nginx", check=False).returncode == 0
     if not existed:
         kubectl("create", "namespace", "ingress-nginx")
@@ -45,15 +50,25 @@ def test_app_answers_through_its_service_from_another_pod(probes: Probes) -> Non
         probes.wait_ready()
         code = (
             "import json, urllib.request\n"
-            "r = urllib.request.urlopen('http://shipyard-app.shipyard.svc.cluster.local/health', timeout=5)\n"
-            "print(r.status, json.loads(r.read())['status'])\n"
+            "base = 'http://shipyard-app-frontend.shipyard.svc.cluster.local'\n"
+            "page = urllib.request.urlopen(base + '/', timeout=5)\n"
+            "kind = page.headers['Content-Type'].split(';')[0]\n"
+            "print(page.status, kind, b'<title>shipyard</title>' in page.read())\n"
+            f"api = urllib.request.urlopen(base + '/api/items/{item['id']}', timeout=5)\n"
+            "print(api.status, json.loads(api.read())['name'])\n"
         )
-        out = kubectl("-n", "ingress-nginx", "exec", name, "--", "python3", "-c", code)
-        assert out.stdout.split() == ["200", "ok"], out.stdout
+        out = kubectl("-n", "ingress-nginx", "exec", name, "--", "python3", "-c", code).stdout.split()
+        assert out == ["200", "text/html", "True", "200", item["name"]], out
     finally:
         probes.remove()
         if not existed:
             kubectl("delete", "namespace", "ingress-nginx", "--wait=false")
+    # Real nginx containers on the real node wrote the proxied request to their JSON access log.
+    pods = running_pods("app.kubernetes.io/name=shipyard-frontend")
+    assert len(pods) == 2 and all(p["spec"]["nodeName"] == "shipyard-node" for p in pods)
+    logs = kubectl("-n", APP_NAMESPACE, "logs", "-l", "app.kubernetes.io/name=shipyard-frontend", "--tail=200").stdout
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    assert any(line["path"] == f"/api/items/{item['id']}" and line["status"] == 200 for line in lines), logs[-1500:]
 
 
 def test_items_survive_deleting_every_app_pod_and_the_database_pod(app_url: str, api_token: str) -> None:

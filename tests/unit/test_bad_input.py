@@ -35,6 +35,9 @@ CASES: list[tuple] = [
         {**RESOURCES, "limits": {"cpu": "1 core", "memory": "192Mi"}},
         "app_deploy_resources.limits.cpu: '1 core' is not a Kubernetes quantity",
     ),
+    ("app_deploy_backup_schedule", "0 25 * * *", "app_deploy_backup_schedule: '0 25 * * *' is not a cron schedule"),
+    ("app_deploy_backup_timezone", "Mars/Olympus", "app_deploy_backup_timezone: 'Mars/Olympus' is not an IANA"),
+    ("app_deploy_backup_retention", 0, "app_deploy_backup_retention (0) is at least 1"),
     (
         "app_deploy_postgres_storage_size",
         "10 GB",

@@ -1,0 +1,129 @@
+"""Backups and restore of the app's PostgreSQL, as real containers on the local cluster's node.
+
+The backup and restore pods run the PostgreSQL image's pg_dump and pg_restore
+against the real database, through the hardening's NetworkPolicies (enforced
+by kube-router here), in the restricted namespace.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from realpods import APP_NAMESPACE, ansible_playbook, http, kubectl, kubectl_json, ready, wait_for
+
+DB_POD = "shipyard-app-postgresql-0"
+ARCHIVE = re.compile(r"Wrote (app-\d{8}T\d{6}Z\.dump) \((\d+) bytes\).*?(\d+) archive\(s\) kept", re.S)
+
+
+def backup(*extra: str) -> tuple[str, int]:
+    """Run playbooks/backup.yml; return the archive's name and how many archives are kept."""
+    run = ansible_playbook("playbooks/backup.yml", *extra)
+    assert run.returncode == 0, run.stdout[-3000:]
+    found = ARCHIVE.search(run.stdout)
+    assert found, run.stdout[-2000:]
+    assert int(found[2]) > 0
+    return found[1], int(found[3])
+
+
+def psql(sql: str, database: str = "app") -> str:
+    return kubectl(
+        "-n", APP_NAMESPACE, "exec", DB_POD, "--", "psql", "-U", "app", "-d", database, "-tAc", sql
+    ).stdout.strip()  # fmt: skip
+
+
+def create_item(app_url: str, api_token: str, name: str) -> int:
+    status, item = http("POST", f"{app_url}/api/items", {"name": name, "quantity": 3}, api_token)
+    assert status == 201, item
+    return item["id"]
+
+
+def has_item(app_url: str, item_id: int, name: str) -> bool:
+    status, item = http("GET", f"{app_url}/api/items/{item_id}")
+    assert status in (200, 404), item
+    return status == 200 and item["name"] == name
+
+
+def test_a_dropped_database_comes_back_from_the_newest_backup(app_url: str, api_token: str) -> None:
+    kept = f"kept-{uuid.uuid4().hex[:8]}"
+    kept_id = create_item(app_url, api_token, kept)
+    archive, _ = backup()
+    later = f"later-{uuid.uuid4().hex[:8]}"
+    later_id = create_item(app_url, api_token, later)
+
+    psql("DROP DATABASE app WITH (FORCE)", database="postgres")
+    wait_for("the app to report the lost database", lambda: not ready(app_url), timeout=30)
+
+    run = ansible_playbook("playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert f"Restored {archive}" in run.stdout and "created anew" in run.stdout, run.stdout[-1500:]
+    # The restore waits for the app: it is ready when the playbook ends.
+    assert ready(app_url)
+    assert has_item(app_url, kept_id, kept), "the backed-up item is missing after the restore"
+    assert not has_item(app_url, later_id, later), "an item written after the backup survived a restore of that backup"
+
+
+def test_a_named_older_archive_is_restored_over_live_data(app_url: str, api_token: str) -> None:
+    first = f"first-{uuid.uuid4().hex[:8]}"
+    first_id = create_item(app_url, api_token, first)
+    older, _ = backup()
+    second = f"second-{uuid.uuid4().hex[:8]}"
+    second_id = create_item(app_url, api_token, second)
+    newer, _ = backup()
+    assert newer > older
+
+    run = ansible_playbook(
+        "playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes", "-e", f"app_deploy_restore_archive={older}"
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert f"Restored {older}" in run.stdout and "created anew" not in run.stdout, run.stdout[-1500:]
+    assert has_item(app_url, first_id, first), "the item of the older archive is missing"
+    assert not has_item(app_url, second_id, second), "an item newer than the restored archive survived"
+
+
+def test_a_missing_archive_fails_names_the_ones_there_and_leaves_the_app_running(app_url: str, api_token: str) -> None:
+    marker = f"untouched-{uuid.uuid4().hex[:8]}"
+    marker_id = create_item(app_url, api_token, marker)
+    archive, _ = backup()
+    missing = "app-19990101T000000Z.dump"
+    run = ansible_playbook(
+        "playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes", "-e", f"app_deploy_restore_archive={missing}"
+    )
+    assert run.returncode != 0
+    assert f"{missing} not found" in run.stdout and archive in run.stdout, run.stdout[-2000:]
+    deployment = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")
+    assert deployment["spec"]["replicas"] >= 1, "the failed restore left the app scaled to zero"
+    kubectl("-n", APP_NAMESPACE, "rollout", "status", "deployment/shipyard-app", "--timeout=120s", timeout=140)
+    wait_for("the app to be ready again", lambda: ready(app_url), timeout=60)
+    assert has_item(app_url, marker_id, marker), "a failed restore changed the data"
+
+
+def test_a_restore_without_confirmation_changes_nothing(app_url: str) -> None:
+    before = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")["metadata"]["generation"]
+    run = ansible_playbook("playbooks/restore.yml")
+    assert run.returncode != 0
+    assert "Confirm with -e shipyard_restore_confirm=yes" in run.stdout, run.stdout[-1500:]
+    after = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")["metadata"]["generation"]
+    assert before == after
+
+
+def test_retention_keeps_the_newest_archives(app_url: str) -> None:
+    runs = [backup("-e", "app_deploy_backup_retention=2") for _ in range(3)]
+    assert runs[-1][1] == 2, f"{runs[-1][1]} archives kept with app_deploy_backup_retention=2"
+    run = ansible_playbook(
+        "playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes", "-e", f"app_deploy_restore_archive={runs[0][0]}"
+    )
+    assert run.returncode != 0 and f"{runs[0][0]} not found" in run.stdout, run.stdout[-1500:]
+    assert runs[1][0] in run.stdout and runs[2][0] in run.stdout, "the newest archives are not the ones kept"
+    wait_for("the app to be ready again", lambda: ready(app_url), timeout=120)
+
+
+def test_the_scheduled_job_template_backs_up_as_a_real_pod() -> None:
+    job = f"scheduled-{uuid.uuid4().hex[:6]}"
+    kubectl("-n", APP_NAMESPACE, "create", "job", job, "--from=cronjob/shipyard-app-backup")
+    try:
+        kubectl("-n", APP_NAMESPACE, "wait", f"job/{job}", "--for=condition=Complete", "--timeout=120s", timeout=140)
+        log = kubectl("-n", APP_NAMESPACE, "logs", f"job/{job}").stdout
+        assert '"message": "backup written"' in log, log
+    finally:
+        kubectl("-n", APP_NAMESPACE, "delete", "job", job, "--wait=false", check=False)
