@@ -81,23 +81,6 @@ def test_a_named_older_archive_is_restored_over_live_data(app_url: str, api_toke
     assert not has_item(app_url, second_id, second), "an item newer than the restored archive survived"
 
 
-def test_a_missing_archive_fails_names_the_ones_there_and_leaves_the_app_running(app_url: str, api_token: str) -> None:
-    marker = f"untouched-{uuid.uuid4().hex[:8]}"
-    marker_id = create_item(app_url, api_token, marker)
-    archive, _ = backup()
-    missing = "app-19990101T000000Z.dump"
-    run = ansible_playbook(
-        "playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes", "-e", f"app_deploy_restore_archive={missing}"
-    )
-    assert run.returncode != 0
-    assert f"{missing} not found" in run.stdout and archive in run.stdout, run.stdout[-2000:]
-    deployment = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")
-    assert deployment["spec"]["replicas"] >= 1, "the failed restore left the app scaled to zero"
-    kubectl("-n", APP_NAMESPACE, "rollout", "status", "deployment/shipyard-app", "--timeout=120s", timeout=140)
-    wait_for("the app to be ready again", lambda: ready(app_url), timeout=60)
-    assert has_item(app_url, marker_id, marker), "a failed restore changed the data"
-
-
 def test_a_restore_without_confirmation_changes_nothing(app_url: str) -> None:
     before = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")["metadata"]["generation"]
     run = ansible_playbook("playbooks/restore.yml")
@@ -107,15 +90,24 @@ def test_a_restore_without_confirmation_changes_nothing(app_url: str) -> None:
     assert before == after
 
 
-def test_retention_keeps_the_newest_archives(app_url: str) -> None:
+def test_retention_keeps_the_newest_and_a_missing_archive_is_refused_with_the_app_left_running(
+    app_url: str, api_token: str
+) -> None:
+    marker = f"untouched-{uuid.uuid4().hex[:8]}"
+    marker_id = create_item(app_url, api_token, marker)
     runs = [backup("-e", "app_deploy_backup_retention=2") for _ in range(3)]
     assert runs[-1][1] == 2, f"{runs[-1][1]} archives kept with app_deploy_backup_retention=2"
+    # The oldest was pruned: restoring it fails, naming the archives that are there.
     run = ansible_playbook(
         "playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes", "-e", f"app_deploy_restore_archive={runs[0][0]}"
     )
     assert run.returncode != 0 and f"{runs[0][0]} not found" in run.stdout, run.stdout[-1500:]
     assert runs[1][0] in run.stdout and runs[2][0] in run.stdout, "the newest archives are not the ones kept"
-    wait_for("the app to be ready again", lambda: ready(app_url), timeout=120)
+    deployment = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")
+    assert deployment["spec"]["replicas"] >= 1, "the failed restore left the app scaled to zero"
+    kubectl("-n", APP_NAMESPACE, "rollout", "status", "deployment/shipyard-app", "--timeout=120s", timeout=140)
+    wait_for("the app to be ready again", lambda: ready(app_url), timeout=60)
+    assert has_item(app_url, marker_id, marker), "a failed restore changed the data"
 
 
 def test_the_scheduled_job_template_backs_up_as_a_real_pod() -> None:
