@@ -82,7 +82,7 @@ logging-test: setup ## The app's real log lines against the logging stack's inde
 
 .PHONY: real-pods-test
 real-pods-test: setup ## On the local cluster after `make up`: the site proven on running containers (app, PostgreSQL, Prometheus, NetworkPolicies, faults)
-	pytest -q tests/cluster
+	pytest -q --durations=25 tests/cluster
 
 .PHONY: scan
 scan: setup tools ## Render every inventory's manifests: checkov (reviewed exceptions only) and the NetworkPolicy reachability matrix
