@@ -1,22 +1,9 @@
 #!/bin/sh
 # Dump the database into a custom-format archive in BACKUP_DIR, check that
 # pg_restore can read it, then keep the newest BACKUP_RETENTION archives.
-# The connection comes from libpq's PG* variables; the password from a file.
 set -eu
-PGPASSWORD=$(cat "$PGPASSWORD_FILE")
-export PGPASSWORD
-fail() {
-  printf '{"level": "ERROR", "message": "%s"}\n' "$1"
-  exit 2
-}
-# A new pod's address can reach the network policy engine a moment after the
-# pod starts (connections are refused until then): wait for the database.
-tries=0
-until pg_isready --quiet --timeout=3 >/dev/null; do
-  tries=$((tries + 1))
-  [ "$tries" -lt 30 ] || fail "the database $PGHOST:$PGPORT did not answer within 60 s"
-  sleep 2
-done
+. "$(dirname "$0")/lib.sh"
+wait_for_database
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 archive="$BACKUP_DIR/$PGDATABASE-$stamp.dump"
 # A dump that stops half-way leaves a .partial file, never a .dump that looks whole.

@@ -3,12 +3,7 @@
 # the database, creating the database first when it was dropped. One
 # transaction: a restore that fails leaves the database as it was.
 set -eu
-PGPASSWORD=$(cat "$PGPASSWORD_FILE")
-export PGPASSWORD
-fail() {
-  printf '{"level": "ERROR", "message": "%s"}\n' "$1"
-  exit 2
-}
+. "$(dirname "$0")/lib.sh"
 if [ -z "${RESTORE_ARCHIVE:-}" ]; then
   archive=$(ls -1 "$BACKUP_DIR"/"$PGDATABASE"-*.dump 2>/dev/null | sort | tail -n 1)
   [ -n "$archive" ] || fail "no archive in $BACKUP_DIR: run a backup first"
@@ -18,14 +13,7 @@ else
     fail "archive $(basename "$RESTORE_ARCHIVE") not found; available: $(ls -1 "$BACKUP_DIR" | grep '\.dump$' | tr '\n' ' ')"
   fi
 fi
-# A new pod's address can reach the network policy engine a moment after the
-# pod starts (connections are refused until then): wait for the database.
-tries=0
-until pg_isready --quiet --timeout=3 >/dev/null; do
-  tries=$((tries + 1))
-  [ "$tries" -lt 30 ] || fail "the database $PGHOST:$PGPORT did not answer within 60 s"
-  sleep 2
-done
+wait_for_database
 pg_restore --list "$archive" >/dev/null || fail "$(basename "$archive") is not a readable pg_dump archive"
 exists=$(psql --no-password --dbname=postgres --tuples-only --no-align \
   --command="SELECT 1 FROM pg_database WHERE datname = '$PGDATABASE'")
