@@ -8,6 +8,7 @@ by kube-router here), in the restricted namespace.
 from __future__ import annotations
 
 import re
+import subprocess
 import uuid
 
 from realpods import APP_NAMESPACE, ansible_playbook, http, kubectl, kubectl_json, ready, wait_for
@@ -32,10 +33,18 @@ def psql(sql: str, database: str = "app") -> str:
     ).stdout.strip()  # fmt: skip
 
 
-def create_item(app_url: str, api_token: str, name: str) -> int:
+def new_item(app_url: str, api_token: str, prefix: str) -> tuple[int, str]:
+    """Write an item with a fresh name through the API; return its id and name."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     status, item = http("POST", f"{app_url}/api/items", {"name": name, "quantity": 3}, api_token)
     assert status == 201, item
-    return item["id"]
+    return item["id"], name
+
+
+def restore(archive: str = "") -> subprocess.CompletedProcess:
+    """Run playbooks/restore.yml, confirmed, of the newest archive or the one named."""
+    extra = ["-e", f"app_deploy_restore_archive={archive}"] if archive else []
+    return ansible_playbook("playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes", *extra)
 
 
 def has_item(app_url: str, item_id: int, name: str) -> bool:
@@ -45,16 +54,14 @@ def has_item(app_url: str, item_id: int, name: str) -> bool:
 
 
 def test_a_dropped_database_comes_back_from_the_newest_backup(app_url: str, api_token: str) -> None:
-    kept = f"kept-{uuid.uuid4().hex[:8]}"
-    kept_id = create_item(app_url, api_token, kept)
+    kept_id, kept = new_item(app_url, api_token, "kept")
     archive, _ = backup()
-    later = f"later-{uuid.uuid4().hex[:8]}"
-    later_id = create_item(app_url, api_token, later)
+    later_id, later = new_item(app_url, api_token, "later")
 
     psql("DROP DATABASE app WITH (FORCE)", database="postgres")
     wait_for("the app to report the lost database", lambda: not ready(app_url), timeout=30)
 
-    run = ansible_playbook("playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes")
+    run = restore()
     assert run.returncode == 0, run.stdout[-3000:]
     assert f"Restored {archive}" in run.stdout and "created anew" in run.stdout, run.stdout[-1500:]
     # The restore waits for the app: it is ready when the playbook ends.
@@ -64,17 +71,13 @@ def test_a_dropped_database_comes_back_from_the_newest_backup(app_url: str, api_
 
 
 def test_a_named_older_archive_is_restored_over_live_data(app_url: str, api_token: str) -> None:
-    first = f"first-{uuid.uuid4().hex[:8]}"
-    first_id = create_item(app_url, api_token, first)
+    first_id, first = new_item(app_url, api_token, "first")
     older, _ = backup()
-    second = f"second-{uuid.uuid4().hex[:8]}"
-    second_id = create_item(app_url, api_token, second)
+    second_id, second = new_item(app_url, api_token, "second")
     newer, _ = backup()
     assert newer > older
 
-    run = ansible_playbook(
-        "playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes", "-e", f"app_deploy_restore_archive={older}"
-    )
+    run = restore(older)
     assert run.returncode == 0, run.stdout[-3000:]
     assert f"Restored {older}" in run.stdout and "created anew" not in run.stdout, run.stdout[-1500:]
     assert has_item(app_url, first_id, first), "the item of the older archive is missing"
@@ -93,14 +96,11 @@ def test_a_restore_without_confirmation_changes_nothing(app_url: str) -> None:
 def test_retention_keeps_the_newest_and_a_missing_archive_is_refused_with_the_app_left_running(
     app_url: str, api_token: str
 ) -> None:
-    marker = f"untouched-{uuid.uuid4().hex[:8]}"
-    marker_id = create_item(app_url, api_token, marker)
+    marker_id, marker = new_item(app_url, api_token, "untouched")
     runs = [backup("-e", "app_deploy_backup_retention=2") for _ in range(3)]
     assert runs[-1][1] == 2, f"{runs[-1][1]} archives kept with app_deploy_backup_retention=2"
     # The oldest was pruned: restoring it fails, naming the archives that are there.
-    run = ansible_playbook(
-        "playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes", "-e", f"app_deploy_restore_archive={runs[0][0]}"
-    )
+    run = restore(runs[0][0])
     assert run.returncode != 0 and f"{runs[0][0]} not found" in run.stdout, run.stdout[-1500:]
     assert runs[1][0] in run.stdout and runs[2][0] in run.stdout, "the newest archives are not the ones kept"
     deployment = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")
