@@ -17,15 +17,19 @@ def _truthy(value: Any) -> bool:
 
 
 def _peer(peer: Any, where: str) -> dict[str, Any]:
-    """{namespace, pods} -> namespace and pod selectors; a string -> an IP block (a CIDR)."""
+    """{namespace, pods} -> namespace and pod selectors; a string -> an IP block (a CIDR).
+    `namespace` may be a list (the same pods in each of several namespaces, as every tenant's app)."""
     if isinstance(peer, str):
         return {"ipBlock": {"cidr": peer}}
-    if not isinstance(peer, dict) or not peer.get("namespace") or not isinstance(peer.get("pods"), dict):
+    namespace = peer.get("namespace") if isinstance(peer, dict) else None
+    names = [namespace] if isinstance(namespace, str) else list(namespace or [])
+    if not names or not all(isinstance(n, str) and n for n in names) or not isinstance(peer.get("pods"), dict):
         raise AnsibleFilterError(f"{where}: a peer is {{namespace, pods}} or a CIDR, not {peer!r}")
-    return {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": peer["namespace"]}},
-        "podSelector": {"matchLabels": dict(peer["pods"])},
-    }
+    if len(names) == 1:
+        selector: dict[str, Any] = {"matchLabels": {"kubernetes.io/metadata.name": names[0]}}
+    else:
+        selector = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": names}]}
+    return {"namespaceSelector": selector, "podSelector": {"matchLabels": dict(peer["pods"])}}
 
 
 def _port(port: Any) -> dict[str, Any]:

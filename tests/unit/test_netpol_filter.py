@@ -68,3 +68,28 @@ def test_a_rule_that_would_open_the_workload_to_all_is_refused(rule: dict) -> No
 def test_a_peer_that_is_neither_pods_nor_a_cidr_is_refused() -> None:
     with pytest.raises(netpol.AnsibleFilterError, match="a peer is"):
         render([{"namespace": "a", "name": "x", "egress": [{"to": [{"pods": {}}], "ports": ["http"]}]}])
+
+
+def test_a_peer_in_several_namespaces_selects_them_all_and_only_them() -> None:
+    # Prometheus scrapes every tenant's app: one peer, the namespaces listed by name.
+    every_app = {"namespace": ["tenant-a", "tenant-b"], "pods": {"app.kubernetes.io/name": "shipyard-app"}}
+    (prom,) = render([{"namespace": "m", "name": "prometheus", "egress": [{"to": [every_app], "ports": ["http"]}]}])
+    assert prom["spec"]["egress"][0]["to"][0]["namespaceSelector"] == {
+        "matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["tenant-a", "tenant-b"]}
+        ]
+    }
+    # One namespace in a list is written as a single one is.
+    (one,) = render([{"namespace": "m", "name": "p", "egress": [{"to": [{**every_app, "namespace": ["a"]}],
+                                                                  "ports": ["http"]}]}])  # fmt: skip
+    assert one["spec"]["egress"][0]["to"][0]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "a"}
+    }
+
+
+@pytest.mark.parametrize("namespace", [[], [""], None])
+def test_a_peer_with_no_namespace_is_refused(namespace: object) -> None:
+    # An empty namespace list would select no namespace, or with a bad selector every one: refused.
+    with pytest.raises(netpol.AnsibleFilterError, match="a peer is"):
+        render([{"namespace": "a", "name": "x",
+                 "egress": [{"to": [{"namespace": namespace, "pods": {}}], "ports": ["http"]}]}])  # fmt: skip
