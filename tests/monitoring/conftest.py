@@ -15,10 +15,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def render(out: Path, extra_vars: dict | None = None) -> Path:
-    """Render the sandbox inventory's manifests and files with the render playbook; return monitoring's folder."""
+def render(out: Path, extra_vars: dict | None = None, inventory: str = "sandbox") -> Path:
+    """Render an inventory's manifests and files with the render playbook; return monitoring's folder."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    cmd = ["ansible-playbook", "-i", "inventories/sandbox", "playbooks/render.yml", "-e", f"shipyard_render_dir={out}"]
+    cmd = [
+        "ansible-playbook",
+        "-i",
+        f"inventories/{inventory}",
+        "playbooks/render.yml",
+        "-e",
+        f"shipyard_render_dir={out}",
+    ]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)

@@ -60,6 +60,24 @@ def test_alert_rules_fire_and_stay_quiet_as_specified(rendered: Path, tools: dic
     assert "SUCCESS" in result.stdout
 
 
+def test_each_tenants_alerts_carry_it_and_fire_for_it_alone(tools: dict[str, Path], tmp_path: Path) -> None:
+    # inventories/tenants: one ShipyardAppAbsent per tenant, the others over both namespaces.
+    rendered = render(tmp_path / "render", inventory="tenants")
+    rules = rendered / "files/shipyard.rules.yml"
+    check = run(tools["promtool"], "check", "rules", rules)
+    assert "SUCCESS: 11 rules found" in check.stdout, check.stdout + check.stderr
+    shutil.copy(rules, tmp_path)
+    shutil.copy(HERE / "tenants.rules.test.yml", tmp_path)
+    result = run(tools["promtool"], "test", "rules", "tenants.rules.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Prometheus gives each tenant's pods and kube-state-metrics' series of its namespace the tenant label.
+    config = yaml.safe_load((rendered / "files/prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    for key, job in (("relabel_configs", "kubernetes-pods"), ("metric_relabel_configs", "kube-state-metrics")):
+        tenants = {(r["regex"], r["replacement"]) for r in jobs[job][key] if r.get("target_label") == "tenant"}
+        assert tenants == {("tenant-a", "tenant-a"), ("tenant-b", "tenant-b")}, job
+
+
 def test_unit_tests_catch_a_broken_rule(rendered: Path, tools: dict[str, Path], tmp_path: Path) -> None:
     # The unit tests must be able to fail: with the error threshold raised to 50%, they do.
     rules = (rendered / "files/shipyard.rules.yml").read_text()
