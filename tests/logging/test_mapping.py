@@ -167,3 +167,27 @@ def test_the_check_catches_a_wrong_type(mapping: dict) -> None:
         "http.response.status_code: long does not accept '200'",
         "surprise: not mapped explicitly",
     ]
+
+
+def test_each_tenants_lines_carry_the_tenant(tmp_path: Path) -> None:
+    # inventories/tenants: the shipper's input for each tenant's namespace adds labels.tenant, which
+    # the index template maps as a keyword. (Offline the shipper runs on the simulated node: this is
+    # the rendered configuration, not a shipped line.)
+    import yaml  # noqa: PLC0415
+
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    run = subprocess.run(
+        ["ansible-playbook", "-i", "inventories/tenants", "playbooks/render.yml",
+         "-e", f"shipyard_render_dir={tmp_path}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:]
+    inputs = yaml.safe_load((tmp_path / "logging/files/filebeat.yml").read_text())["filebeat.inputs"]
+    tenants = {}
+    for entry in inputs:
+        namespace = entry["id"].removeprefix("containers-")
+        added = [p["add_fields"] for p in entry["processors"] if "add_fields" in p]
+        tenants[namespace] = [a["fields"]["tenant"] for a in added if a["target"] == "labels"]
+    assert tenants == {"tenant-a": ["tenant-a"], "tenant-b": ["tenant-b"]}
+    template = json.loads((tmp_path / "logging/files/index-template.json").read_text())
+    assert template["template"]["mappings"]["properties"]["labels"] == {"properties": {"tenant": {"type": "keyword"}}}
