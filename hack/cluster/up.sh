@@ -99,6 +99,56 @@ if ! flock -n 9; then
   flock 9
 fi
 
+# Storage: a default StorageClass and a pool of volumes, each its own folder on
+# the node (in its state volume, so data outlives pods and node restarts).
+# Static provisioning, topped up on every call, also on a running cluster: a
+# volume whose claim was deleted (teardown, a removed tenant) is Released and
+# never bound again, so it is deleted with its folder and a new one takes its place.
+top_up_volumes() {
+  local pool=${SHIPYARD_SANDBOX_PV_POOL:-8} available released new=() pv
+  kubectl apply --server-side --field-manager shipyard-cluster -f - >/dev/null <<'YAML'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+reclaimPolicy: Retain
+YAML
+  released=$(kubectl get pv -l shipyard.dev/local-pool=true \
+    -o jsonpath='{range .items[?(@.status.phase=="Released")]}{.metadata.name}{"\n"}{end}')
+  for pv in $released; do
+    kubectl delete pv "$pv" --wait=false >/dev/null && docker exec "$CONTAINER" rm -rf "/var/lib/shipyard/volumes/$pv"
+  done
+  available=$(kubectl get pv -l shipyard.dev/local-pool=true \
+    -o jsonpath='{range .items[?(@.status.phase=="Available")]}{.metadata.name}{"\n"}{end}' | grep -c . || true)
+  for _ in $(seq 1 $((pool - available))); do new+=("pv-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"); done
+  [ ${#new[@]} -gt 0 ] || return 0
+  docker exec "$CONTAINER" install -d -m 0777 "${new[@]/#//var/lib/shipyard/volumes/}"
+  for pv in "${new[@]}"; do
+    cat <<YAML
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: $pv
+  labels:
+    shipyard.dev/local-pool: "true"
+spec:
+  storageClassName: local
+  capacity:
+    storage: 100Gi
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath:
+    path: /var/lib/shipyard/volumes/$pv
+    type: Directory
+YAML
+  done | kubectl create -f - >/dev/null
+}
+
 case $(state) in
   running)
     if kubectl get --raw /readyz >/dev/null 2>&1 && docker exec "$CONTAINER" shipyard-node status >/dev/null; then
@@ -114,6 +164,7 @@ case $(state) in
         done
         while read -r src dst; do ctr -n k8s.io images tag --force "$src" "$dst" >/dev/null; done </images/tags' >&2 ||
         die "importing the images into $CONTAINER failed"
+      top_up_volumes
       log "cluster '$NAME' is already running ($(took)): export KUBECONFIG=$KUBECONFIG_OUT"
       exit 0
     fi
@@ -193,48 +244,7 @@ spec:
 YAML
 done
 
-# Storage: a default StorageClass and a pool of volumes, each its own folder on
-# the node (in its state volume, so data outlives pods and node restarts).
-# Static provisioning, topped up on every call.
-POOL=${SHIPYARD_SANDBOX_PV_POOL:-8}
-kubectl apply --server-side --field-manager shipyard-cluster -f - >/dev/null <<'YAML'
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: local
-  annotations:
-    storageclass.kubernetes.io/is-default-class: "true"
-provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: Immediate
-reclaimPolicy: Retain
-YAML
-available=$(kubectl get pv -l shipyard.dev/local-pool=true \
-  -o jsonpath='{range .items[?(@.status.phase=="Available")]}{.metadata.name}{"\n"}{end}' | grep -c . || true)
-new=()
-for _ in $(seq 1 $((POOL - available))); do new+=("pv-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"); done
-if [ ${#new[@]} -gt 0 ]; then
-  docker exec "$CONTAINER" install -d -m 0777 "${new[@]/#//var/lib/shipyard/volumes/}"
-  for pv in "${new[@]}"; do
-    cat <<YAML
----
-apiVersion: v1
-kind: PersistentVolume
-metadata:
-  name: $pv
-  labels:
-    shipyard.dev/local-pool: "true"
-spec:
-  storageClassName: local
-  capacity:
-    storage: 100Gi
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  hostPath:
-    path: /var/lib/shipyard/volumes/$pv
-    type: Directory
-YAML
-  done | kubectl create -f - >/dev/null
-fi
+top_up_volumes
 
 kubectl wait --for=condition=Ready node --all --timeout=90s >/dev/null ||
   die "not every node became Ready: $(kubectl get nodes --no-headers 2>&1 | tr '\n' ';')"
