@@ -4,6 +4,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 ENV ?= sandbox
+# The inventories on the local cluster (hack/cluster): make up starts it, make down removes it.
+LOCAL_ENVS := sandbox tenants
 ARGS ?=
 SCENARIO ?=
 PORT ?= 8080
@@ -84,6 +86,11 @@ logging-test: setup ## The app's real log lines against the logging stack's inde
 real-pods-test: setup ## On the local cluster after `make up`: the site proven on running containers (app, PostgreSQL, Prometheus, NetworkPolicies, faults)
 	pytest -q --durations=25 tests/cluster
 
+.PHONY: tenants-test
+tenants-test: setup ## On the local cluster: converge inventories/tenants (two tenants) beside it, then prove their isolation on running containers
+	$(MAKE) --no-print-directory up ENV=tenants
+	pytest -q --durations=15 tests/tenants
+
 .PHONY: scan
 scan: setup tools ## Render every inventory's manifests: checkov (reviewed exceptions only) and the NetworkPolicy reachability matrix
 	pytest -q tests/security
@@ -112,16 +119,16 @@ test: ## Everything, offline: lint, unit, sandbox, every Molecule scenario, end-
 
 .PHONY: up
 up: setup ## Converge playbooks/site.yml on inventories/$(ENV) (ARGS= for ansible-playbook)
-	@if [ "$(ENV)" = sandbox ]; then $(MAKE) --no-print-directory sandbox-up; fi
+	@if [ -n "$(filter $(ENV),$(LOCAL_ENVS))" ]; then $(MAKE) --no-print-directory sandbox-up; fi
 	ansible-playbook -i inventories/$(ENV) playbooks/site.yml $(ARGS)
-	@if [ "$(ENV)" = sandbox ]; then hack/cluster/check-app.sh; fi
+	@if [ -n "$(filter $(ENV),$(LOCAL_ENVS))" ]; then hack/cluster/check-app.sh; fi
 
 .PHONY: down
 down: setup ## Remove everything the site deployed on inventories/$(ENV) (the local cluster goes too)
-	@if [ "$(ENV)" = sandbox ] && [ ! -f .sandbox/kubeconfig ]; then \
+	@if [ -n "$(filter $(ENV),$(LOCAL_ENVS))" ] && [ ! -f .sandbox/kubeconfig ]; then \
 	  echo "down: no local cluster here; nothing to remove"; hack/cluster/down.sh; exit 0; fi; \
 	ansible-playbook -i inventories/$(ENV) playbooks/teardown.yml -e shipyard_teardown_confirm=yes $(ARGS); \
-	if [ "$(ENV)" = sandbox ]; then hack/cluster/down.sh; fi; \
+	if [ -n "$(filter $(ENV),$(LOCAL_ENVS))" ]; then hack/cluster/down.sh; fi; \
 	echo "down: the site is removed from inventories/$(ENV)"
 
 .PHONY: backup
@@ -146,8 +153,8 @@ artifacts: setup ## List every image and binary inventories/$(ENV) uses, with ve
 	@python hack/artifacts.py $(ENV)
 
 .PHONY: bench
-bench: setup sandbox-build images ## Time a first converge, a no-op rerun and kubectl apply --server-side, on fresh local clusters
-	@hack/bench.sh
+bench: setup sandbox-build images ## Time a first converge, a no-op rerun and kubectl apply --server-side, on fresh local clusters (ENV=tenants: two tenants)
+	@hack/bench.sh $(ENV)
 
 .PHONY: clean
 clean: ## Remove local state (.venv link, .cache, .sandbox); the shared cache stays

@@ -6,7 +6,10 @@
 # kubectl does not wait for rollouts, run a setup Job or check anything: (c) is
 # the floor of merely sending the objects. The clusters run one after the
 # other, so that the two cores are not shared between them.
+#   hack/bench.sh [inventory]   (make bench [ENV=tenants]): sandbox, or tenants (two tenants)
 set -euo pipefail
+inventory=${1:-sandbox}
+case $inventory in sandbox | tenants) ;; *) echo "[bench] the inventory is sandbox or tenants (the local cluster's), not $inventory" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 export ANSIBLE_CONFIG=$PWD/ansible.cfg PATH=$PWD/.venv/bin:$PATH
 work=$(mktemp -d)
@@ -35,9 +38,9 @@ cluster bench-site
 # The site on that cluster: its kubeconfig, its node's containerd for the image.
 target() { printf '{"shipyard_k8s_auth": {"kubeconfig": "%s"}, "image_build_node_containers": ["%s-node"]}' "$work/$1/kubeconfig" "$1"; }
 
-echo "[bench] (a) first converge of playbooks/site.yml on a fresh local cluster"
+echo "[bench] (a) first converge of playbooks/site.yml on inventories/$inventory on a fresh local cluster"
 site() {  # site <log>: the site on that cluster
-  logged "$1" "the site" ansible-playbook -i inventories/sandbox playbooks/site.yml -e "$(target bench-site)"
+  logged "$1" "the site" ansible-playbook -i "inventories/$inventory" playbooks/site.yml -e "$(target bench-site)"
 }
 noop() {  # noop <log>: the run's recap says it changed nothing
   python3 hack/recap_unchanged.py "$1" || { echo "[bench] ERROR: the rerun changed something" >&2; exit 1; }
@@ -57,7 +60,7 @@ hack/cluster/down.sh --dir "$work/bench-site" --name bench-site >/dev/null 2>&1
 echo "[bench] (c) kubectl apply --server-side of the same manifests on another fresh local cluster"
 cluster bench-kubectl
 logged "$work/render.log" "the render" \
-  ansible-playbook -i inventories/sandbox playbooks/render.yml -e shipyard_render_dir="$work/render"
+  ansible-playbook -i "inventories/$inventory" playbooks/render.yml -e shipyard_render_dir="$work/render"
 python3 - "$work/render" "$work" <<'PY'
 import sys, pathlib, yaml
 render, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])

@@ -59,18 +59,29 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
         Job("test-tools", make("tools")),
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox) for s in molecule if s == "site"],
         # The local cluster with its real node: the site converged by `make up`,
-        # then proven on running containers; a chain of two, so it starts early.
+        # then proven on running containers, then two tenants converged beside it
+        # (make tenants-test); a chain of two jobs, so it starts early.
         Job("make up", make("up"), ("sandbox-build", "test-tools")),
         Job(
             "real-pods",
-            make("real-pods-test")
+            [
+                "sh",
+                "-c",
+                "make --no-print-directory real-pods-test; rc=$?; "
+                "make --no-print-directory tenants-test || rc=1; exit $rc",
+            ]
             if keep_cluster
             else [
                 "sh",
                 "-c",
                 # The user's way out, twice: the second run must find nothing and succeed.
+                # The tenants' teardown (their namespaces, then the shared stacks) runs before
+                # the sandbox's (its app; the cluster goes with it); molecule site tears down too.
                 # (Not `tee /dev/stderr`: reopening the job's log through it truncated the log.)
-                "make --no-print-directory real-pods-test; rc=$?; make --no-print-directory down || rc=1; "
+                "make --no-print-directory real-pods-test; rc=$?; make --no-print-directory tenants-test || rc=1; "
+                ".venv/bin/ansible-playbook -i inventories/tenants playbooks/teardown.yml "
+                "-e shipyard_teardown_confirm=yes || rc=1; "
+                "make --no-print-directory down || rc=1; "
                 'out=$(make --no-print-directory down 2>&1); echo "$out"; '
                 "echo \"$out\" | grep -q 'nothing to remove' || rc=1; exit $rc",
             ],

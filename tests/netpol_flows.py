@@ -132,3 +132,38 @@ DENIED = {
     "kibana -> prometheus": Flow(KIBANA, PROM, 9090, "web"),
     "setup -> app": Flow(SETUP, APP, 8080, "http"),
 }
+
+
+def tenant_peers(namespace: str, instance: str = "shipyard-app") -> dict[str, Peer]:
+    """One tenant's workloads: the app, its database, backup Jobs and frontend, in the tenant's namespace."""
+    names = {"app": "shipyard-app", "postgresql": "postgresql", "postgresql-backup": "postgresql-backup",
+             "frontend": "shipyard-frontend"}  # fmt: skip
+    return {
+        role: Peer(f"{namespace} {role}", namespace, {"app.kubernetes.io/name": name,
+                                                       "app.kubernetes.io/instance": instance})
+        for role, name in names.items()
+    }  # fmt: skip
+
+
+def tenant_flows(namespaces: list[str]) -> tuple[dict[str, Flow], dict[str, Flow]]:
+    """(allowed, denied) for several tenants: each one's own flows are allowed, and every workload of
+    one tenant is denied every port of every other tenant's workloads (each ordered pair)."""
+    ports = {"app": (8080, "http"), "postgresql": (5432, "postgresql"), "frontend": (8080, "http")}
+    allowed: dict[str, Flow] = {}
+    denied: dict[str, Flow] = {}
+    peers = {ns: tenant_peers(ns) for ns in namespaces}
+    prom = _stack("prometheus", "shipyard-monitoring")
+    for ns, own in peers.items():
+        allowed[f"{ns}: ingress -> frontend"] = Flow(INGRESS, own["frontend"], 8080, "http")
+        allowed[f"{ns}: frontend -> app"] = Flow(own["frontend"], own["app"], 8080, "http")
+        allowed[f"{ns}: app -> postgresql"] = Flow(own["app"], own["postgresql"], 5432, "postgresql")
+        allowed[f"{ns}: postgresql-backup -> postgresql"] = Flow(own["postgresql-backup"], own["postgresql"], 5432,
+                                                                  "postgresql")  # fmt: skip
+        allowed[f"{ns}: prometheus -> app"] = Flow(prom, own["app"], 8080, "http")
+        for other, theirs in peers.items():
+            if other == ns:
+                continue
+            for src_role, src in own.items():
+                for dst_role, (port, port_name) in ports.items():
+                    denied[f"{ns} {src_role} -> {other} {dst_role}"] = Flow(src, theirs[dst_role], port, port_name)
+    return allowed, denied

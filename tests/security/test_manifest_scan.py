@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXCEPTIONS = yaml.safe_load((ROOT / "tests/security/checkov-exceptions.yml").read_text())
 
 
-INVENTORIES = ["sandbox", "kind", "remote", "staging", "cluster"]
+INVENTORIES = ["sandbox", "tenants", "kind", "remote", "staging", "cluster"]
 
 
 @pytest.fixture(scope="module", params=INVENTORIES)

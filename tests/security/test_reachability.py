@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from netpol_flows import ALLOWED, DENIED, Flow, Peer
+from netpol_flows import ALLOWED, DENIED, Flow, Peer, tenant_flows
 
 ROOT = Path(__file__).resolve().parents[2]
 APISERVER = "192.0.2.1"  # the render's placeholder address of the API server
@@ -41,22 +41,32 @@ def endpoint(peer: Peer) -> dict:
     return _addresses[peer]
 
 
-@pytest.fixture(scope="module")
-def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("render")
+def rendered_policies(inventory: str, count: int, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The inventory's NetworkPolicies as make render writes them, one object per file (for cyclonus)."""
+    out = tmp_path_factory.mktemp(f"render-{inventory}")
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
     run = subprocess.run(
-        ["ansible-playbook", "-i", "inventories/sandbox", "playbooks/render.yml", "-e", f"shipyard_render_dir={out}"],
+        ["ansible-playbook", "-i", f"inventories/{inventory}", "playbooks/render.yml", "-e", f"shipyard_render_dir={out}"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-2000:]
     policies = [d for d in yaml.safe_load_all((out / "hardening/networkpolicies.yml").read_text()) if d]
-    assert len(policies) == 21
-    # cyclonus reads one object per file.
-    target = tmp_path_factory.mktemp("policies")
+    assert len(policies) == count
+    target = tmp_path_factory.mktemp(f"policies-{inventory}")
     for doc in policies:
         (target / f"{doc['metadata']['namespace']}.{doc['metadata']['name']}.yml").write_text(yaml.safe_dump(doc))
     return target
+
+
+@pytest.fixture(scope="module")
+def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return rendered_policies("sandbox", 21, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def tenants_policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Two tenants: their namespaces' default deny, DNS and four workload policies each, beside the shared stacks'.
+    return rendered_policies("tenants", 27, tmp_path_factory)
 
 
 def verdicts(policy_dir: Path, flows: dict[str, Flow], tmp_path: Path) -> dict[str, bool]:
@@ -88,6 +98,16 @@ def test_every_other_flow_tried_is_denied(policy_dir: Path, tmp_path: Path) -> N
     result = verdicts(policy_dir, DENIED, tmp_path)
     assert [flow for flow, allowed in result.items() if allowed] == []
     print(f"{len(DENIED)} flows denied")
+
+
+def test_tenants_reach_their_own_workloads_and_nothing_of_each_other(tenants_policy_dir: Path, tmp_path: Path) -> None:
+    # inventories/tenants: every ordered pair of tenants, every workload of one to every port of the other's.
+    allowed, denied = tenant_flows(["tenant-a", "tenant-b"])
+    result = verdicts(tenants_policy_dir, {**allowed, **denied}, tmp_path)
+    assert [flow for flow in allowed if not result[flow]] == []
+    assert [flow for flow in denied if result[flow]] == []
+    assert len(denied) == 24
+    print(f"tenants: {len(allowed)} flows allowed, {len(denied)} denied")
 
 
 def test_without_the_policies_everything_flows(tmp_path: Path) -> None:

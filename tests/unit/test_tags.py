@@ -20,14 +20,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
-INVENTORIES = ["sandbox", "kind", "remote", "staging", "cluster"]
+INVENTORIES = ["sandbox", "tenants", "kind", "remote", "staging", "cluster"]
 CHECK = "Check the target cluster"
 SUMMARY = "Report where to look"
 # For each capability tag: the plays that may run tasks, and the roles those tasks may come from.
 CONTRACT: dict[str, tuple[set[str], set[str]]] = {
     "bootstrap": ({"Bootstrap the cluster hosts"}, {"container_runtime", "k8s_tools", "kind_cluster"}),
     "build": ({"Build the app image"}, {"image_build"}),
-    "app": ({CHECK, "Deploy the app", SUMMARY}, {"app_deploy", "common"}),
+    "app": ({CHECK, "Remove the tenants no longer listed", "Deploy the app", SUMMARY}, {"app_deploy", "common"}),
     "logging": ({CHECK, "Deploy the logging stack", SUMMARY}, {"logging", "common"}),
     "monitoring": ({CHECK, "Deploy the monitoring stack", SUMMARY}, {"monitoring", "common"}),
     "security": ({CHECK, "Harden the managed namespaces", SUMMARY}, {"hardening", "common"}),
