@@ -1,0 +1,69 @@
+"""An existing single-tenant site upgrades in place: the site of the previous version (the last
+commit before tenants, checked out as a git worktree with its own `make setup`) converges the
+local cluster, an item is written, then this version converges over it. Every object keeps its
+name and uid, PostgreSQL keeps its claim and volume, and the item is still there.
+Real pods: the app and PostgreSQL of both versions run on the real node."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from realpods import ANSIBLE_ENV, APP_NAMESPACE, KUBECONFIG, ROOT, STATE, ansible_playbook, http, kubectl_json, ready
+
+# The single-tenant site as users run it before tenants came (its object names are the contract).
+PREVIOUS = "2f74145"
+KINDS = "deployments,statefulsets,services,configmaps,secrets,serviceaccounts,cronjobs,horizontalpodautoscalers,"
+KINDS += "poddisruptionbudgets,persistentvolumeclaims,networkpolicies,roles,rolebindings,resourcequotas,limitranges"
+
+
+def objects() -> dict[str, str]:
+    """kind/name -> uid of everything in the app's namespace (probes and Job pods aside)."""
+    items = kubectl_json("-n", APP_NAMESPACE, "get", KINDS)["items"]
+    return {f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["uid"] for o in items}
+
+
+@pytest.fixture(scope="module")
+def previous(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    tree = tmp_path_factory.mktemp("previous") / "shipyard"
+    subprocess.run(["git", "worktree", "add", "--detach", str(tree), PREVIOUS], cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    try:
+        subprocess.run(["make", "--no-print-directory", "setup"], cwd=tree, check=True, capture_output=True)
+        yield tree
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+
+
+def test_this_version_converges_over_the_previous_keeping_names_volume_and_data(
+    previous: Path, app_url: str, api_token: str
+) -> None:
+    env = {**ANSIBLE_ENV, "ANSIBLE_CONFIG": str(previous / "ansible.cfg"),
+           "PATH": f"{previous / '.venv/bin'}:{STATE / 'bin'}:{os.environ['PATH']}"}  # fmt: skip
+    old = subprocess.run(
+        ["ansible-playbook", "-i", "inventories/sandbox", "playbooks/site.yml", "-e", f"shipyard_kubeconfig={KUBECONFIG}"],
+        cwd=previous, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert old.returncode == 0, old.stdout[-3000:]
+    assert ready(app_url)
+    status, item = http("POST", f"{app_url}/api/items", {"name": f"before-upgrade-{uuid.uuid4().hex[:8]}"}, api_token)
+    assert status == 201, item
+    before = objects()
+    claim = kubectl_json("-n", APP_NAMESPACE, "get", "pvc", "data-shipyard-app-postgresql-0")
+    assert "StatefulSet/shipyard-app-postgresql" in before and "Deployment/shipyard-app" in before
+
+    new = ansible_playbook("playbooks/site.yml", timeout=900)
+    assert new.returncode == 0, new.stdout[-3000:]
+    after = objects()
+    # Same names, and the same objects (uids): nothing was deleted and created again.
+    assert sorted(after) == sorted(before)
+    assert {k: v for k, v in after.items() if before[k] != v} == {}
+    now = kubectl_json("-n", APP_NAMESPACE, "get", "pvc", "data-shipyard-app-postgresql-0")
+    assert (now["metadata"]["uid"], now["spec"]["volumeName"]) == (claim["metadata"]["uid"], claim["spec"]["volumeName"])
+    assert ready(app_url)
+    status, again = http("GET", f"{app_url}/api/items/{item['id']}", token=api_token)
+    assert (status, again.get("name")) == (200, item["name"])
