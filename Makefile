@@ -121,7 +121,8 @@ test: ## Everything, offline: lint, unit, sandbox, every Molecule scenario, end-
 up: setup ## Converge playbooks/site.yml on inventories/$(ENV) (ARGS= for ansible-playbook)
 	@if [ -n "$(filter $(ENV),$(LOCAL_ENVS))" ]; then $(MAKE) --no-print-directory sandbox-up; fi
 	ansible-playbook -i inventories/$(ENV) playbooks/site.yml $(ARGS)
-	@if [ -n "$(filter $(ENV),$(LOCAL_ENVS))" ]; then hack/cluster/check-app.sh; fi
+	@if [ "$(ENV)" = tenants ]; then hack/cluster/check-app.sh "$${SHIPYARD_TENANT_PORT:-8081}"; \
+	elif [ "$(ENV)" = sandbox ]; then hack/cluster/check-app.sh; fi
 
 .PHONY: down
 down: setup ## Remove everything the site deployed on inventories/$(ENV) (the local cluster goes too)

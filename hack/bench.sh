@@ -28,7 +28,8 @@ logged() {  # logged <log> <what> <command...>: its output in <log>; a failure s
 }
 cluster() {  # cluster <name>: a fresh local cluster in $work/<name>
   logged "$work/$1.up.log" "the start of the cluster $1" \
-    hack/cluster/up.sh --name "$1" --port "$(free_port)" --app-port "$(free_port)" --dir "$work/$1"
+    hack/cluster/up.sh --name "$1" --port "$(free_port)" --app-port "$(free_port)" --tenant-port "$(free_port)" \
+      --dir "$work/$1"
 }
 
 now() { date +%s.%N; }

@@ -5,12 +5,16 @@
 # CoreDNS) and simulated nodes (kwok) beside it. The API answers on
 # 127.0.0.1:PORT; the admin kubeconfig goes to DIR/kubeconfig.
 #
-#   up.sh [--name NAME] [--port PORT] [--app-port PORT] [--dir DIR] [--simulated-nodes N]
-#   defaults: shipyard, $SHIPYARD_SANDBOX_PORT or 16443, $SHIPYARD_APP_PORT or 8080, .sandbox, 1
+#   up.sh [--name NAME] [--port PORT] [--app-port PORT] [--tenant-port PORT] [--dir DIR] [--simulated-nodes N]
+#   defaults: shipyard, $SHIPYARD_SANDBOX_PORT or 16443, $SHIPYARD_APP_PORT or 8080,
+#             $SHIPYARD_TENANT_PORT or 8081, .sandbox, 1
 # A running cluster with a component down is given $SHIPYARD_CLUSTER_HEALTH_WAIT
 # seconds (default 60) to recover under its supervisor, then named.
 #
-# --app-port publishes the node's port 30080 (a NodePort) on 127.0.0.1.
+# --app-port publishes the node's port 30080 (a NodePort: the sandbox inventory's
+# app) on 127.0.0.1, --tenant-port its port 30081 (inventories/tenants' tenant-a),
+# so that both inventories can run on one cluster. Both are fixed when the
+# cluster is created.
 # A running cluster returns at once; a stopped one (machine restart, `docker
 # stop`) is started again from its own data, never replaced by an empty one.
 set -euo pipefail
@@ -20,12 +24,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 PORT=${SHIPYARD_SANDBOX_PORT:-16443}
 APP_PORT=${SHIPYARD_APP_PORT:-8080}
+TENANT_PORT=${SHIPYARD_TENANT_PORT:-8081}
 SIMULATED=1
 while [ $# -gt 0 ]; do
   case $1 in
     --name) NAME=$2; shift 2 ;;
     --port) PORT=$2; shift 2 ;;
     --app-port) APP_PORT=$2; shift 2 ;;
+    --tenant-port) TENANT_PORT=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
     --simulated-nodes) SIMULATED=$2; shift 2 ;;
     *) die "unknown argument '$1' (see the header of $0)" ;;
@@ -186,6 +192,7 @@ case $(state) in
   absent)
     port_taken "$PORT" "Kubernetes API" SHIPYARD_SANDBOX_PORT
     port_taken "$APP_PORT" "the app" SHIPYARD_APP_PORT
+    port_taken "$TENANT_PORT" "a tenant's app" SHIPYARD_TENANT_PORT
     IMAGES=$("$HERE/images.sh")
     # Every capability this machine can grant, by name (Docker 20.10 does not know
     # BPF, PERFMON, CHECKPOINT_RESTORE); SYS_RESOURCE is not in the bounding set.
@@ -210,7 +217,7 @@ PY
       -v "$CONTAINER-state:/var/lib/shipyard" -v "$CONTAINER-containerd:/var/lib/containerd" -v "$CONTAINER-kubelet:/var/lib/kubelet" \
       -v "$SANDBOX_BIN_DIR:/opt/shipyard/bin:ro" -v "$KUBE_ROUTER_DIR:/opt/shipyard/tools:ro" -v "$IMAGES:/images:ro" \
       -e SHIPYARD_CLUSTER_NAME="$NAME" \
-      -p "127.0.0.1:$PORT:6443" -p "127.0.0.1:$APP_PORT:30080" \
+      -p "127.0.0.1:$PORT:6443" -p "127.0.0.1:$APP_PORT:30080" -p "127.0.0.1:$TENANT_PORT:30081" \
       localhost/shipyard/node:latest >/dev/null || die "docker could not create $CONTAINER"
     wait_started ;;
   *) die "the node container $CONTAINER is $(state); remove it with 'make sandbox-down'" ;;
@@ -254,4 +261,4 @@ for _ in $(seq 1 60); do
   kubectl -n default get serviceaccount default >/dev/null 2>&1 && break
   sleep 0.5
 done
-log "cluster '$NAME' ready in $(took): export KUBECONFIG=$KUBECONFIG_OUT (context $CONTEXT; node $NODE runs real containers, $SIMULATED simulated node(s) for workloads placed there; NodePort 30080 on 127.0.0.1:$APP_PORT)"
+log "cluster '$NAME' ready in $(took): export KUBECONFIG=$KUBECONFIG_OUT (context $CONTEXT; node $NODE runs real containers, $SIMULATED simulated node(s) for workloads placed there; NodePorts 30080 on 127.0.0.1:$APP_PORT, 30081 on 127.0.0.1:$TENANT_PORT)"

@@ -45,7 +45,8 @@ def test_this_version_converges_over_the_previous_keeping_names_volume_and_data(
     env = {**ANSIBLE_ENV, "ANSIBLE_CONFIG": str(previous / "ansible.cfg"),
            "PATH": f"{previous / '.venv/bin'}:{STATE / 'bin'}:{os.environ['PATH']}"}  # fmt: skip
     old = subprocess.run(
-        ["ansible-playbook", "-i", "inventories/sandbox", "playbooks/site.yml", "-e", f"shipyard_kubeconfig={KUBECONFIG}"],
+        ["ansible-playbook", "-i", "inventories/sandbox", "playbooks/site.yml",
+         "-e", f"shipyard_kubeconfig={KUBECONFIG}"],
         cwd=previous, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert old.returncode == 0, old.stdout[-3000:]
@@ -63,7 +64,8 @@ def test_this_version_converges_over_the_previous_keeping_names_volume_and_data(
     assert sorted(after) == sorted(before)
     assert {k: v for k, v in after.items() if before[k] != v} == {}
     now = kubectl_json("-n", APP_NAMESPACE, "get", "pvc", "data-shipyard-app-postgresql-0")
-    assert (now["metadata"]["uid"], now["spec"]["volumeName"]) == (claim["metadata"]["uid"], claim["spec"]["volumeName"])
+    assert now["metadata"]["uid"] == claim["metadata"]["uid"]
+    assert now["spec"]["volumeName"] == claim["spec"]["volumeName"]
     assert ready(app_url)
     status, again = http("GET", f"{app_url}/api/items/{item['id']}", token=api_token)
     assert (status, again.get("name")) == (200, item["name"])

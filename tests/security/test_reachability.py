@@ -46,7 +46,8 @@ def rendered_policies(inventory: str, count: int, tmp_path_factory: pytest.TempP
     out = tmp_path_factory.mktemp(f"render-{inventory}")
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
     run = subprocess.run(
-        ["ansible-playbook", "-i", f"inventories/{inventory}", "playbooks/render.yml", "-e", f"shipyard_render_dir={out}"],
+        ["ansible-playbook", "-i", f"inventories/{inventory}", "playbooks/render.yml",
+         "-e", f"shipyard_render_dir={out}"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-2000:]
