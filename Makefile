@@ -47,8 +47,8 @@ sandbox-down: ## Remove the local cluster: container, volumes, cgroups, .sandbox
 	@hack/cluster/down.sh
 
 .PHONY: tools
-tools: ## Build the pinned tools (Prometheus, Alertmanager, cyclonus, CoreDNS, kube-router) from the Go module proxy, once
-	@hack/tools/build.sh prometheus alertmanager cyclonus coredns kube-router >/dev/null
+tools: ## Build the pinned tools (Prometheus, Alertmanager, cyclonus, CoreDNS, kube-router, versitygw) from the Go module proxy, once
+	@hack/tools/build.sh prometheus alertmanager cyclonus coredns kube-router versitygw >/dev/null
 
 .PHONY: lint
 lint: setup ## ansible-lint (production), yamllint, ruff, ansible-test sanity on the built collection

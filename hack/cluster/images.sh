@@ -8,6 +8,8 @@
 #   localhost/shipyard/standin/prometheus    Prometheus, the upstream image's contract
 #   localhost/shipyard/standin/alertmanager  Alertmanager, likewise
 #   localhost/shipyard/standin/nginx         nginx, the unprivileged image's contract (the app's frontend)
+#   localhost/shipyard/standin/rclone        rclone, the upstream image's contract (backups to a bucket)
+#   localhost/shipyard/standin/versitygw     an S3 gateway, the bucket of the backup tests (tests only)
 #
 # No registry answers here, so the images the roles deploy are built from
 # Debian's packages and the Go module proxy, and handed to the node's
@@ -32,6 +34,8 @@ POSTGRES_REF=docker.io/library/postgres:16.6-bookworm
 PROMETHEUS_REF=quay.io/prometheus/prometheus:$PROMETHEUS_VERSION
 ALERTMANAGER_REF=quay.io/prometheus/alertmanager:$ALERTMANAGER_VERSION
 NGINX_REF=docker.io/nginxinc/nginx-unprivileged:1.27-bookworm
+RCLONE_REF=docker.io/rclone/rclone:1.60.1
+VERSITYGW_REF=docker.io/versity/versitygw:$VERSITYGW_VERSION
 
 DEBIAN_MIRROR=${SHIPYARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SOURCES="$(printf 'deb %s %s main\n' "$DEBIAN_MIRROR" bookworm "$DEBIAN_MIRROR" bookworm-updates)"
@@ -114,7 +118,13 @@ if [ "$STANDINS" = all ]; then
   build "localhost/shipyard/standin/alertmanager:$ALERTMANAGER_VERSION" "$HERE/images/alertmanager.Dockerfile" "$ctx/alertmanager"
   mkdir -p "$ctx/nginx"
   build localhost/shipyard/standin/nginx:1.22 "$HERE/images/nginx.Dockerfile" "$ctx/nginx" "SOURCES_LIST=$SOURCES"
+  mkdir -p "$ctx/rclone"
+  build localhost/shipyard/standin/rclone:1.60 "$HERE/images/rclone.Dockerfile" "$ctx/rclone" "SOURCES_LIST=$SOURCES"
+  mkdir -p "$ctx/versitygw" && cp "$(tools_bin versitygw)/versitygw" "$ctx/versitygw/"
+  build "localhost/shipyard/standin/versitygw:$VERSITYGW_VERSION" "$HERE/images/versitygw.Dockerfile" "$ctx/versitygw"
   standins=("localhost/shipyard/standin/postgres:15 $POSTGRES_REF"
+    "localhost/shipyard/standin/rclone:1.60 $RCLONE_REF"
+    "localhost/shipyard/standin/versitygw:$VERSITYGW_VERSION $VERSITYGW_REF"
     "localhost/shipyard/standin/prometheus:$PROMETHEUS_VERSION $PROMETHEUS_REF"
     "localhost/shipyard/standin/alertmanager:$ALERTMANAGER_VERSION $ALERTMANAGER_REF"
     "localhost/shipyard/standin/nginx:1.22 $NGINX_REF")

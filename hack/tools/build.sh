@@ -7,6 +7,7 @@
 #   cyclonus:         NetworkPolicy analysis engine (reachability over the rendered policies)
 #   coredns:          the local cluster's DNS, with only the plugins it uses (coredns/main.go)
 #   kube-router:      the local cluster's NetworkPolicy engine (firewall only)
+#   versitygw:        an S3 gateway over a folder, the bucket of the backup tests
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hack/tools/versions.env
@@ -65,6 +66,9 @@ for tool in "$@"; do
       build kube-router "$KUBE_ROUTER_VERSION" "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" \
         "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
         github.com/cloudnativelabs/kube-router/v2/cmd/kube-router ;;
-    *) die "unknown tool '$tool' (prometheus, alertmanager, cyclonus, coredns, kube-router)" ;;
+    versitygw)
+      build versitygw "$VERSITYGW_VERSION" "github.com/versity/versitygw@$VERSITYGW_VERSION" \
+        "-X main.Version=$VERSITYGW_VERSION -X main.Build=module" github.com/versity/versitygw/cmd/versitygw ;;
+    *) die "unknown tool '$tool' (prometheus, alertmanager, cyclonus, coredns, kube-router, versitygw)" ;;
   esac
 done
