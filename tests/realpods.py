@@ -62,12 +62,13 @@ ANSIBLE_ENV = {
 }
 
 
-def ansible_playbook(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run ansible-playbook on the default inventory; output in .stdout (stderr folded in)."""
+def ansible_playbook(*args: str, timeout: int = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ansible-playbook on the default inventory; output in .stdout (stderr folded in).
+    `env`: variables added to its environment (the way a user hands over secrets)."""
     return subprocess.run(
         ["ansible-playbook", "-i", "inventories/sandbox", *args],
-        cwd=ROOT, env=ANSIBLE_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
-        check=False,
+        cwd=ROOT, env={**ANSIBLE_ENV, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=timeout, check=False,
     )  # fmt: skip
 
 

@@ -11,9 +11,9 @@ import re
 import subprocess
 import uuid
 
-from realpods import APP_NAMESPACE, ansible_playbook, http, kubectl, kubectl_json, ready, wait_for
+from backupsite import has_item, new_item, psql
+from realpods import APP_NAMESPACE, ansible_playbook, kubectl, kubectl_json, ready, wait_for
 
-DB_POD = "shipyard-app-postgresql-0"
 ARCHIVE = re.compile(r"Wrote (app-\d{8}T\d{6}Z\.dump) \((\d+) bytes\).*?(\d+) archive\(s\) kept", re.S)
 
 
@@ -27,30 +27,10 @@ def backup(*extra: str) -> tuple[str, int]:
     return found[1], int(found[3])
 
 
-def psql(sql: str, database: str = "app") -> str:
-    return kubectl(
-        "-n", APP_NAMESPACE, "exec", DB_POD, "--", "psql", "-U", "app", "-d", database, "-tAc", sql
-    ).stdout.strip()  # fmt: skip
-
-
-def new_item(app_url: str, api_token: str, prefix: str) -> tuple[int, str]:
-    """Write an item with a fresh name through the API; return its id and name."""
-    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    status, item = http("POST", f"{app_url}/api/items", {"name": name, "quantity": 3}, api_token)
-    assert status == 201, item
-    return item["id"], name
-
-
 def restore(archive: str = "") -> subprocess.CompletedProcess:
     """Run playbooks/restore.yml, confirmed, of the newest archive or the one named."""
     extra = ["-e", f"app_deploy_restore_archive={archive}"] if archive else []
     return ansible_playbook("playbooks/restore.yml", "-e", "shipyard_restore_confirm=yes", *extra)
-
-
-def has_item(app_url: str, item_id: int, name: str) -> bool:
-    status, item = http("GET", f"{app_url}/api/items/{item_id}")
-    assert status in (200, 404), item
-    return status == 200 and item["name"] == name
 
 
 def test_a_dropped_database_comes_back_from_the_newest_backup(app_url: str, api_token: str) -> None:

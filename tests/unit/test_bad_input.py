@@ -25,6 +25,13 @@ ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE
 SECRET = "T0KEN-never-shown"  # noqa: S105 (a marker to look for in the output, not a credential)
 RESOURCES = {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"cpu": "250m", "memory": "192Mi"}}
 
+BUCKET = {"endpoint": "https://s3.example.com", "bucket": "backups", "egress": ["203.0.113.10/32"]}
+# The keys carry the marker: a refused bucket never shows them.
+BUCKET_KEYS = {
+    "app_deploy_backup_bucket_access_key_id": f"KEYID{SECRET}",
+    "app_deploy_backup_bucket_secret_access_key": f"KEY{SECRET}",
+}
+
 # (variable, bad value, what the message must say[, other variables the case needs])
 CASES: list[tuple] = [
     ("app_deploy_image_reference", "localhost/Shipyard/App:1", "app_deploy_image_reference"),
@@ -87,6 +94,25 @@ CASES: list[tuple] = [
             },
         },
         "monitoring_images.prometheus: 'quay.io/Prometheus/prometheus:v3.5.0' is not an image reference",
+    ),
+    (
+        "shipyard_backup_bucket",
+        {"endpoint": "https://s3.example.com", "bucket": "backups"},
+        "shipyard_backup_bucket names a bucket but no egress",
+        BUCKET_KEYS,
+    ),
+    (
+        "shipyard_backup_bucket",
+        {**BUCKET, "bucket": "Backups_2026", "endpoint": "https://s3.example.com/backups"},
+        "app_deploy_backup_bucket names the S3-compatible bucket the backups go to",
+        BUCKET_KEYS,
+    ),
+    ("shipyard_backup_bucket", BUCKET, "app_deploy_backup_bucket_secret_access_key are set", {}),
+    (
+        "shipyard_backup_bucket",
+        {**BUCKET, "egress": ["300.0.0.0/8"]},
+        "is not a CIDR",
+        BUCKET_KEYS,
     ),
     ("hardening_app_client_cidrs", ["172.16.0.0/33"], "hardening_app_client_cidrs[0]: '172.16.0.0/33' is not a CIDR"),
     ("hardening_app_client_cidrs", ["10.0.0.1/8"], "with no host bits set"),
