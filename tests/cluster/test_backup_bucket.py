@@ -151,6 +151,11 @@ def test_the_keys_live_in_their_own_secret_and_nowhere_else(site: Site) -> None:
     assert site.keys["SHIPYARD_BUCKET_SECRET"] not in elsewhere
 
 
+def test_a_second_converge_with_the_bucket_changes_nothing(site: Site) -> None:
+    out = site.run("playbooks/site.yml")
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s", out), out[-2500:]
+
+
 def test_a_backup_lands_in_the_bucket_and_retention_counts_there(site: Site) -> None:
     runs = [site.backup("-e", "app_deploy_backup_retention=2") for _ in range(3)]
     stored = bucket_archives()
