@@ -15,16 +15,27 @@ ROOT = Path(__file__).resolve().parents[2]
 EXCEPTIONS = yaml.safe_load((ROOT / "tests/security/checkov-exceptions.yml").read_text())
 
 
-INVENTORIES = ["sandbox", "tenants", "kind", "remote", "staging", "cluster"]
+INVENTORIES = ["sandbox", "tenants", "kind", "remote", "staging", "cluster", "sandbox+bucket"]
+# What an inventory can switch on that none of the examples does: backups to a bucket.
+OPTIONS = {
+    "bucket": {
+        "shipyard_backup_bucket": {"endpoint": "https://s3.example.com", "bucket": "backups",
+                                   "egress": ["203.0.113.10/32"]},
+        "app_deploy_backup_bucket_access_key_id": "placeholder",
+        "app_deploy_backup_bucket_secret_access_key": "placeholder",
+    },
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=INVENTORIES)
 def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp(f"render-{request.param}")
+    inventory, *options = request.param.split("+")
+    out = tmp_path_factory.mktemp(f"render-{request.param.replace('+', '-')}")
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    extra = [arg for option in options for arg in ("-e", json.dumps(OPTIONS[option]))]
     subprocess.run(
-        ["ansible-playbook", "-i", f"inventories/{request.param}", "playbooks/render.yml",
-         "-e", f"shipyard_render_dir={out}"],
+        ["ansible-playbook", "-i", f"inventories/{inventory}", "playbooks/render.yml",
+         "-e", f"shipyard_render_dir={out}", *extra],
         cwd=ROOT, env=env, check=True, capture_output=True,
     )  # fmt: skip
     assert list(out.rglob("*.yml")), "nothing was rendered"

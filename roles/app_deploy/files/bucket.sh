@@ -6,9 +6,13 @@
 #                      newest BACKUP_RETENTION archives there
 #   bucket.sh fetch    as the init container of a restore: copy RESTORE_ARCHIVE
 #                      (empty: the newest) from the bucket into BACKUP_DIR
-# The remote "bucket" is configured by RCLONE_CONFIG_BUCKET_* variables (the
-# keys from a Secret); BUCKET_PATH is the bucket and prefix.
+# The remote "bucket" is configured by RCLONE_CONFIG_BUCKET_* variables, the
+# keys read from the files of their Secret in BUCKET_KEYS_DIR; BUCKET_PATH is
+# the bucket and prefix.
 set -eu
+RCLONE_CONFIG_BUCKET_ACCESS_KEY_ID=$(cat "$BUCKET_KEYS_DIR/AWS_ACCESS_KEY_ID")
+RCLONE_CONFIG_BUCKET_SECRET_ACCESS_KEY=$(cat "$BUCKET_KEYS_DIR/AWS_SECRET_ACCESS_KEY")
+export RCLONE_CONFIG_BUCKET_ACCESS_KEY_ID RCLONE_CONFIG_BUCKET_SECRET_ACCESS_KEY
 
 fail() {
   printf '{"level": "ERROR", "message": "%s"}\n' "$1"
