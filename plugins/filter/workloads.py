@@ -64,6 +64,31 @@ def shipyard_unready_results(results: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def shipyard_applied_objects(registered: list[Any]) -> list[dict[str, Any]] | None:
+    """The objects that the kubernetes.core.k8s applies registered in `registered` returned, in order.
+
+    An apply answers with each object as the API server stored it, status included: a workload
+    whose status there says rolled out and ready needs no read after it. None when any of them
+    did not run in this run (undefined, as when a tag left its task out), so that the caller
+    reads instead; an apply that a condition skipped returned nothing and adds nothing."""
+    found: list[dict[str, Any]] = []
+    for result in registered or []:
+        if not isinstance(result, dict):
+            return None
+        if result.get("skipped"):
+            continue
+        answer = result.get("result") or {}
+        for item in answer.get("results", [answer]) if isinstance(answer, dict) else []:
+            obj = item.get("result", item) if "results" in answer else item
+            if isinstance(obj, dict) and obj.get("kind"):
+                found.append(obj)
+    return found
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"unready": shipyard_unready, "unready_results": shipyard_unready_results}
+        return {
+            "unready": shipyard_unready,
+            "unready_results": shipyard_unready_results,
+            "applied_objects": shipyard_applied_objects,
+        }

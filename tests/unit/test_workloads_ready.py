@@ -10,6 +10,7 @@ spec = importlib.util.spec_from_file_location("shipyard_workloads", ROOT / "plug
 workloads = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(workloads)
 unready, unready_results = workloads.shipyard_unready, workloads.shipyard_unready_results
+applied_objects = workloads.shipyard_applied_objects
 
 
 def obj(name: str, status: dict, replicas: int = 1, generation: int = 2, kind: str | None = None) -> dict:
@@ -64,3 +65,31 @@ def test_loop_results_are_judged_by_their_item_kind() -> None:
         {"item": {"kind": "Deployment"}, "skipped": True},
     ]
     assert unready_results(results) == ["StatefulSet ns/prometheus: 0/1 ready, 0 updated"]
+
+
+def test_the_objects_an_apply_returned_are_taken_in_order() -> None:
+    # kubernetes.core.k8s answers one definition with the object itself, several with a list.
+    deploy = obj("app", {"availableReplicas": 1}, kind="Deployment")
+    config = {"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}}
+    sts = obj("db", {"readyReplicas": 1}, kind="StatefulSet")
+    one = {"changed": False, "method": "apply", "result": sts}
+    several = {"changed": False, "result": {"results": [{"changed": False, "result": config},
+                                                        {"changed": False, "result": deploy}]}}  # fmt: skip
+    assert applied_objects([one, several]) == [sts, config, deploy]
+
+
+def test_an_apply_a_condition_skipped_adds_nothing_and_one_that_did_not_run_makes_the_caller_read() -> None:
+    sts = obj("db", {"readyReplicas": 1}, kind="StatefulSet")
+    assert applied_objects([{"skipped": True, "changed": False}, {"result": sts}]) == [sts]
+    # A tag left the task out: its variable is undefined, passed as none.
+    assert applied_objects([None, {"result": sts}]) is None
+    assert applied_objects([]) == []
+
+
+def test_a_workload_an_apply_just_changed_is_not_ready_until_its_controller_saw_it() -> None:
+    # The API server answers a changed template with the new generation and the old status.
+    changed = obj("app", {"replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}, kind="Deployment")
+    changed["metadata"]["generation"] = 3
+    assert unready(applied_objects([{"changed": True, "result": changed}])) == [
+        "Deployment ns/app: its controller has not yet seen the latest change"
+    ]
