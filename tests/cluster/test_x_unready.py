@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import re
 
+from realpods import APP_NAMESPACE, ansible_playbook, kubectl_json, wait_for
 from realpods import MONITORING_NAMESPACE as NAMESPACE
-from realpods import ansible_playbook, kubectl_json, wait_for
 
 # The sandbox inventory's placement (placement.yml) with one more label that no node has.
 SIMULATED = {
@@ -63,3 +63,36 @@ def test_an_unready_workload_fails_every_run_naming_it(cluster) -> None:
         ),
         timeout=60,
     )
+
+
+def test_an_app_that_cannot_roll_out_fails_the_site_at_its_wait_after_the_other_stacks(cluster) -> None:
+    """The site applies logging, monitoring and the hardening while the app rolls out, and waits for it last.
+
+    A CPU limit above the namespace's LimitRange (the hardening's: at most 4 per container) keeps
+    the new ReplicaSet from creating pods. The run must still fail, naming the refusal, in the wait
+    before the summary, and only after the other stacks' plays ran. Real pods: the app's old
+    replicas keep running on the real node, and the repaired run rolls back to them."""
+    resources = {"requests": {"cpu": "5", "memory": "128Mi"}, "limits": {"cpu": "6", "memory": "256Mi"}}
+    broken = json.dumps({"app_deploy_resources": resources, "app_deploy_rollout_timeout": 60})
+    try:
+        run = ansible_playbook("playbooks/site.yml", "-e", broken)
+        assert run.returncode != 0, run.stdout[-3000:]
+        assert "did not roll out" in run.stdout, run.stdout[-3000:]
+        assert "maximum cpu usage per Container is 4, but limit is 6" in run.stdout, run.stdout[-3000:]
+        plays = [
+            "Deploy the app",
+            "Deploy the monitoring stack",
+            "Harden the managed namespaces",
+            "Wait until the app is rolled out and ready",
+        ]
+        where = [run.stdout.find(f"PLAY [{play}]") for play in plays]
+        assert -1 not in where and where == sorted(where), where
+        failed = run.stdout[where[-1] :]
+        assert "did not roll out" in failed, "the failure is not the wait's: " + run.stdout[-3000:]
+        assert "PLAY [Report where to look]" not in run.stdout
+    finally:
+        healed = ansible_playbook("playbooks/site.yml", "--tags", "app")
+    assert healed.returncode == 0, healed.stdout[-3000:]
+    app = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")
+    want = app["spec"]["replicas"]
+    assert app["status"].get("availableReplicas") == want == app["status"].get("updatedReplicas"), app["status"]

@@ -27,7 +27,16 @@ SUMMARY = "Report where to look"
 CONTRACT: dict[str, tuple[set[str], set[str]]] = {
     "bootstrap": ({"Bootstrap the cluster hosts"}, {"container_runtime", "k8s_tools", "kind_cluster"}),
     "build": ({"Build the app image"}, {"image_build"}),
-    "app": ({CHECK, "Remove the tenants no longer listed", "Deploy the app", SUMMARY}, {"app_deploy", "common"}),
+    "app": (
+        {
+            CHECK,
+            "Remove the tenants no longer listed",
+            "Deploy the app",
+            "Wait until the app is rolled out and ready",
+            SUMMARY,
+        },
+        {"app_deploy", "common"},
+    ),
     "logging": ({CHECK, "Deploy the logging stack", SUMMARY}, {"logging", "common"}),
     "monitoring": ({CHECK, "Deploy the monitoring stack", SUMMARY}, {"monitoring", "common"}),
     "security": ({CHECK, "Harden the managed namespaces", SUMMARY}, {"hardening", "common"}),
