@@ -129,3 +129,17 @@ def test_a_switch_of_the_logging_profile_is_refused_before_anything_changes(kube
     assert "logging_profile" in out and "logging_statefulset_recreate=true" in out
     after = json.loads(kubectl(kubeconfig, "-n", "molecule-logging", "get", "deployment", "kibana", "-o", "json"))
     assert after["metadata"]["generation"] == kibana["metadata"]["generation"], "Kibana changed before the refusal"
+
+    # Confirmed: Elasticsearch is recreated with the prod profile's nodes, which talk over transport TLS:
+    # the first run makes the CA and node certificate once, the run after keeps them and changes nothing.
+    confirmed = converge(kubeconfig, tmp_path, role="logging", logging_profile="prod", logging_rollout_timeout=180,
+                         logging_statefulset_recreate=True)  # fmt: skip
+    assert confirmed.returncode == 0, confirmed.stdout[-3000:]
+    certs = json.loads(kubectl(kubeconfig, "-n", "molecule-logging", "get", "secret", "elasticsearch-transport-certs",
+                               "-o", "json"))["data"]  # fmt: skip
+    assert {"ca.crt", "tls.crt", "tls.key"} <= set(certs), sorted(certs)
+    again = converge(kubeconfig, tmp_path, role="logging", logging_profile="prod", logging_rollout_timeout=180)
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
+    kept = json.loads(kubectl(kubeconfig, "-n", "molecule-logging", "get", "secret", "elasticsearch-transport-certs",
+                              "-o", "json"))["data"]  # fmt: skip
+    assert kept == certs, "the rerun made new transport certificates"
