@@ -77,11 +77,10 @@ def shipyard_applied_objects(registered: list[Any]) -> list[dict[str, Any]] | No
             return None
         if result.get("skipped"):
             continue
+        # One definition answers with the object itself, several with {results: [{result: object}, ...]}.
         answer = result.get("result") or {}
-        for item in answer.get("results", [answer]) if isinstance(answer, dict) else []:
-            obj = item.get("result", item) if "results" in answer else item
-            if isinstance(obj, dict) and obj.get("kind"):
-                found.append(obj)
+        objects = [item.get("result") for item in answer["results"]] if "results" in answer else [answer]
+        found += [obj for obj in objects if isinstance(obj, dict) and obj.get("kind")]
     return found
 
 
