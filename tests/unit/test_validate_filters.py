@@ -43,3 +43,12 @@ def test_known_time_zones_pass(zone: str) -> None:
 @pytest.mark.parametrize("zone", ["Mars/Olympus", "../etc/passwd", "Europe Berlin", ""])
 def test_unknown_time_zones_are_named(zone: str) -> None:
     assert shipyard_invalid(zone, "timezone", "z") == [f"z: {zone!r} is not an IANA time zone (Etc/UTC, Europe/Berlin)"]
+
+
+def test_spec_options_lists_every_entry_points_options_once() -> None:
+    texts = [
+        "argument_specs:\n  main:\n    options:\n      a_one: {type: str}\n      a_two: {type: int}\n"
+        "  render:\n    options:\n      a_one: {type: str}\n      a_dir: {type: path}\n",
+        "argument_specs:\n  main:\n    short_description: no options\n",
+    ]
+    assert validate.shipyard_spec_options(texts) == ["a_dir", "a_one", "a_two"]
