@@ -55,6 +55,10 @@ from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 from ansible.template import trust_as_template
 
+# libyaml's parser where PyYAML was built with it (ansible-core's own choice too): the
+# site's manifests parse about ten times faster than in pure Python.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
@@ -87,7 +91,7 @@ class LookupModule(LookupBase):
                 ret.append(rendered)
                 continue
             try:
-                documents = list(yaml.safe_load_all(rendered))
+                documents = list(yaml.load_all(str(rendered), Loader=_LOADER))  # libyaml takes only a plain str
             except yaml.YAMLError as exc:
                 raise AnsibleError(f"{term} does not render to YAML: {exc}") from exc
             ret.extend(document for document in documents if document is not None)
