@@ -74,19 +74,17 @@ class LookupModule(LookupBase):
             found = self.find_file_in_search_path(variables, "templates", term)
             if not found:
                 raise AnsibleError(f"the template {term} is not in the role's templates/ (searched {searchpath})")
-            # The names ansible.builtin.template gives its templates, over the task's variables.
-            own = {
-                "template_path": term,
-                "template_fullpath": found,
-                "template_destpath": None,
-                "template_host": os.uname().nodename,
-            }
+            # The template's own path under the names ansible.builtin.template uses, over the task's variables.
+            own = {"template_path": term, "template_fullpath": found}
             templar = self._templar.copy_with_new_env(
                 available_variables=ChainMap(own, variables), searchpath=[os.path.dirname(found), *searchpath]
             )
             rendered = templar.template(
                 trust_as_template(self._loader.get_text_file_contents(found)), escape_backslashes=False
             )
+            if not isinstance(rendered, str):  # a file that is one expression, rendered to a value: not a stream
+                kind = next(t.__name__ for t in type(rendered).__mro__ if t.__module__ == "builtins")
+                raise AnsibleError(f"{term} renders to a {kind}, not to YAML text")
             if text:
                 ret.append(rendered)
                 continue

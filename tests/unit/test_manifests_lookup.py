@@ -49,6 +49,8 @@ data: {{ {'nginx.conf': lookup('shipyard.platform.manifests', 'nested.conf.j2', 
 """,
     "nested.conf.j2": "listen {{ listen_port }};\n{% if extra %}extra on;\n{% endif %}\n",
     "broken.yml.j2": "kind: [unclosed\n",
+    # A file that is one expression renders to the value itself, not to a YAML stream.
+    "value.yml.j2": "{{ names }}",
 }
 
 PLAY = """\
@@ -128,6 +130,7 @@ def test_objects_equal_the_template_lookups_without_the_empty_documents(tmp_path
     [
         (["missing.yml.j2"], "the template missing.yml.j2 is not in the role's templates/"),
         (["broken.yml.j2"], "broken.yml.j2 does not render to YAML"),
+        (["value.yml.j2"], "value.yml.j2 renders to a list, not to YAML text"),
     ],
 )
 def test_a_missing_or_broken_template_fails_naming_it(tmp_path: Path, files: list[str], message: str) -> None:
