@@ -14,8 +14,10 @@ description:
     empty documents (a part a variable switches off) are left out.
   - Templates are searched as the template lookup searches them, the calling role's C(templates/) first.
   - The task's variables are layered under the template's own, as the template action does, not deep-copied
-    for each template as the template lookup does; a template cannot change a variable either way.
+    for each template as the template lookup does; a template reads them and must not change them in place.
   - With O(text=true), returns each template's text instead (configuration files that are not manifests).
+  - A missing template, one that does not render to YAML, or one that renders to a value rather than text (a file
+    that is a single expression) fails the task, naming the template.
 options:
   _terms:
     description: Template paths, relative to a C(templates/) directory of the role.
