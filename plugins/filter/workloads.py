@@ -84,10 +84,30 @@ def shipyard_applied_objects(registered: list[Any]) -> list[dict[str, Any]] | No
     return found
 
 
+def shipyard_needs_read(
+    applied: list[dict[str, Any]] | None, kind: str | None = None, namespace: str | None = None
+) -> bool:
+    """Whether the readiness check must read the workloads, given what the role's applies returned.
+
+    True when the applies did not all run in this run (`applied` is None, from
+    `shipyard_applied_objects`), or when a workload they returned (of `kind` in `namespace`, when
+    given) is not rolled out and ready there; False when every one of them is."""
+    if applied is None:
+        return True
+    chosen = [
+        obj
+        for obj in applied
+        if (kind is None or obj.get("kind") == kind)
+        and (namespace is None or (obj.get("metadata") or {}).get("namespace") == namespace)
+    ]
+    return len(shipyard_unready(chosen)) > 0
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "unready": shipyard_unready,
             "unready_results": shipyard_unready_results,
             "applied_objects": shipyard_applied_objects,
+            "needs_read": shipyard_needs_read,
         }

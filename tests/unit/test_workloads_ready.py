@@ -11,6 +11,7 @@ workloads = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(workloads)
 unready, unready_results = workloads.shipyard_unready, workloads.shipyard_unready_results
 applied_objects = workloads.shipyard_applied_objects
+needs_read = workloads.shipyard_needs_read
 
 
 def obj(name: str, status: dict, replicas: int = 1, generation: int = 2, kind: str | None = None) -> dict:
@@ -93,3 +94,20 @@ def test_a_workload_an_apply_just_changed_is_not_ready_until_its_controller_saw_
     assert unready(applied_objects([{"changed": True, "result": changed}])) == [
         "Deployment ns/app: its controller has not yet seen the latest change"
     ]
+
+
+def test_the_check_reads_only_what_the_applies_did_not_show_ready() -> None:
+    ready = obj("db", {"replicas": 1, "updatedReplicas": 1, "readyReplicas": 1}, kind="StatefulSet")
+    pending = obj("grafana", {"replicas": 1, "updatedReplicas": 1, "availableReplicas": 0}, kind="Deployment")
+    config = {"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}}
+    # An apply that did not run in this run (none): read.
+    assert needs_read(None) is True
+    assert needs_read(None, "StatefulSet", "ns") is True
+    # Every workload the applies returned is rolled out and ready (a rerun that changed nothing): no read.
+    assert needs_read([ready, config]) is False
+    assert needs_read([]) is False
+    # One is not: read, but only its kind in its namespace.
+    assert needs_read([ready, pending]) is True
+    assert needs_read([ready, pending], "Deployment", "ns") is True
+    assert needs_read([ready, pending], "StatefulSet", "ns") is False
+    assert needs_read([ready, pending], "Deployment", "other") is False
