@@ -6,6 +6,7 @@ Real pods: the app and PostgreSQL of both versions run on the real node."""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import uuid
@@ -19,6 +20,8 @@ from realpods import ANSIBLE_ENV, APP_NAMESPACE, KUBECONFIG, ROOT, STATE, ansibl
 PREVIOUS = "2f74145"
 KINDS = "deployments,statefulsets,services,configmaps,secrets,serviceaccounts,cronjobs,horizontalpodautoscalers,"
 KINDS += "poddisruptionbudgets,persistentvolumeclaims,networkpolicies,roles,rolebindings,resourcequotas,limitranges"
+# Added since (the previous version has everything else under the same name).
+ADDED = "Service/shipyard-app-postgresql-rw"
 
 
 def objects() -> dict[str, str]:
@@ -60,9 +63,13 @@ def test_this_version_converges_over_the_previous_keeping_names_volume_and_data(
     new = ansible_playbook("playbooks/site.yml", timeout=900)
     assert new.returncode == 0, new.stdout[-3000:]
     after = objects()
-    # Same names, and the same objects (uids): nothing was deleted and created again.
-    assert sorted(after) == sorted(before)
-    assert {k: v for k, v in after.items() if before[k] != v} == {}
+    # Same names, and the same objects (uids): nothing was deleted and created again. The one
+    # object added since: the database's ClusterIP Service, which the app's DATABASE_URL now names.
+    # (It is there before already when this version converged the cluster first, as `make test` does.)
+    assert sorted(after) == sorted({*before, ADDED})
+    assert {k: v for k, v in after.items() if k in before and before[k] != v} == {}
+    url = kubectl_json("-n", APP_NAMESPACE, "get", "secret", "shipyard-app-secrets")["data"]["DATABASE_URL"]
+    assert "@shipyard-app-postgresql-rw.shipyard.svc:5432/" in base64.b64decode(url).decode()
     now = kubectl_json("-n", APP_NAMESPACE, "get", "pvc", "data-shipyard-app-postgresql-0")
     assert now["metadata"]["uid"] == claim["metadata"]["uid"]
     assert now["spec"]["volumeName"] == claim["spec"]["volumeName"]
