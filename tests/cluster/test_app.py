@@ -82,7 +82,13 @@ def test_items_survive_deleting_every_app_pod_and_the_database_pod(app_url: str,
     kubectl(
         "-n", APP_NAMESPACE, "rollout", "status", "statefulset/shipyard-app-postgresql", "--timeout=180s", timeout=200
     )
+    database_ready = time.monotonic()
     kubectl("-n", APP_NAMESPACE, "rollout", "status", "deployment/shipyard-app", "--timeout=180s", timeout=200)
+    # The app started beside the database and asked for it before it was ready: through the
+    # ClusterIP Service it is ready one readiness period later, not when cluster DNS forgets a
+    # cached answer (up to 30 s through the headless name).
+    lag = time.monotonic() - database_ready
+    assert lag < 15, f"the app was ready {lag:.1f} s after PostgreSQL"
     after = {p["metadata"]["uid"] for p in running_pods(APP_SELECTOR) + running_pods(DB_SELECTOR)}
     assert not before & after, "some pods were not replaced"
 
@@ -90,6 +96,26 @@ def test_items_survive_deleting_every_app_pod_and_the_database_pod(app_url: str,
     status, item = http("GET", f"{app_url}/api/items/{created['id']}")
     assert status == 200, item
     assert (item["name"], item["quantity"]) == (name, 7)
+
+
+def test_the_api_answers_again_as_soon_as_a_restarted_database_is_ready(app_url: str, api_token: str) -> None:
+    """The app's pods stay; PostgreSQL's pod is replaced (a new address). The app's next
+    connection reaches the new pod through the same Service address at once."""
+    kubectl("-n", APP_NAMESPACE, "delete", "pod", "-l", f"{DB_SELECTOR}", "--wait=true", timeout=180)
+    kubectl(
+        "-n", APP_NAMESPACE, "rollout", "status", "statefulset/shipyard-app-postgresql", "--timeout=180s", timeout=200
+    )
+    database_ready = time.monotonic()
+
+    def answers() -> bool:
+        try:
+            return http("GET", f"{app_url}/api/items")[0] == 200
+        except OSError:  # no ready app pod behind the port for a moment
+            return False
+
+    wait_for("the API to list items again", answers, timeout=60, every=0.5)
+    lag = time.monotonic() - database_ready
+    assert lag < 8, f"the API answered {lag:.1f} s after PostgreSQL was ready"
 
 
 def test_containers_run_as_their_uid_on_a_read_only_root() -> None:
