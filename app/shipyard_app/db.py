@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,6 +39,9 @@ _INSERT = f"INSERT INTO items (name, description, quantity, created_at, updated_
 _SELECT_ONE = f"SELECT {_COLUMNS} FROM items WHERE id = ?"  # noqa: S608 - constant columns
 _SELECT_PAGE = f"SELECT {_COLUMNS} FROM items ORDER BY id LIMIT ? OFFSET ?"  # noqa: S608 - constant columns
 _ADVISORY_LOCK_ID = 7_302_515  # any constant; shared by every replica
+# A PostgreSQL connection idle this long is pinged before use: a database that
+# restarted closed it, and each thread's next request would fail on it.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 class DatabaseUnavailable(Exception):
@@ -77,6 +81,15 @@ class Store:
 
     def _conn(self) -> Any:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and self.kind == "postgresql" and self._idle() > PING_AFTER_IDLE_SECONDS:
+            try:
+                conn.execute("SELECT 1")
+            except Exception as err:
+                if not _is_db_error(err):
+                    raise
+                self._drop()  # closed by a restart or a dropped link: open a new one below
+                conn = None
+        self._local.used = time.monotonic()
         if conn is None:
             try:
                 conn = self._connect()
@@ -86,6 +99,9 @@ class Store:
             with self._opened_lock:
                 self._opened.append(conn)
         return conn
+
+    def _idle(self) -> float:
+        return time.monotonic() - getattr(self._local, "used", time.monotonic())
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -31,6 +32,26 @@ def test_two_replicas_share_one_database(make_app, database: str) -> None:
     assert one.get(f"/api/items/{item['id']}").json["quantity"] == 9
     assert one.get("/api/items").json["total"] == two.get("/api/items").json["total"] == 1
     assert one.get("/ready").json == {"status": "ready"}
+
+
+def test_a_connection_the_database_closed_is_replaced_before_the_next_request(database: str) -> None:
+    """As after PostgreSQL restarts: the server ends every session. The thread's next call
+    (after a second of idleness, as between requests) opens a new connection instead of
+    failing once on the closed one."""
+    store = Store(database)
+    try:
+        store.create("before", "", 1)
+        with psycopg.connect(database, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert ended == (1,)
+        time.sleep(1.2)
+        items, total = store.list(10, 0)
+        assert (total, [i["name"] for i in items]) == (1, ["before"])
+    finally:
+        store.close()
 
 
 def test_replicas_starting_together_migrate_exactly_once(database: str) -> None:

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from realpods import APP_NAMESPACE, Probes, ansible_playbook, http, kubectl, kubectl_json, ready, wait_for
 
@@ -116,6 +117,11 @@ def test_the_api_answers_again_as_soon_as_a_restarted_database_is_ready(app_url:
     wait_for("the API to list items again", answers, timeout=60, every=0.5)
     lag = time.monotonic() - database_ready
     assert lag < 8, f"the API answered {lag:.1f} s after PostgreSQL was ready"
+    # Every app thread held a connection the restart closed: none of them may fail a request on it.
+    time.sleep(1.5)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda _: http("GET", f"{app_url}/api/items?limit=1")[0], range(200)))
+    assert [c for c in codes if c != 200] == [], f"{sum(c != 200 for c in codes)} of 200 requests failed"
 
 
 def test_containers_run_as_their_uid_on_a_read_only_root() -> None:
