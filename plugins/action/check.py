@@ -9,6 +9,7 @@ import typing as t
 from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible_collections.shipyard.platform.plugins.module_utils.check_spec import ARGUMENT_SPEC
 
 
 class ActionModule(ActionBase):
@@ -28,22 +29,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # no remote files
-        dummy, args = self.validate_argument_spec(
-            argument_spec={
-                "rules": {
-                    "type": "list",
-                    "elements": "dict",
-                    "required": True,
-                    "options": {
-                        "that": {"type": "raw", "required": True},
-                        "msg": {"type": "str", "required": True},
-                        "when": {"type": "raw", "default": True},
-                        "sensitive": {"type": "raw", "default": False},
-                    },
-                },
-                "success_msg": {"type": "str", "default": "Every rule holds"},
-            }
-        )
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         failures: list[dict[str, t.Any]] = []
         for index, rule in enumerate(args["rules"]):
             sensitive = boolean(self._templar.template(rule["sensitive"]), strict=True)

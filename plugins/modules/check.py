@@ -109,26 +109,11 @@ failures:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.shipyard.platform.plugins.module_utils.check_spec import ARGUMENT_SPEC
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "rules": {
-                "type": "list",
-                "elements": "dict",
-                "required": True,
-                "options": {
-                    "that": {"type": "raw", "required": True},
-                    "msg": {"type": "str", "required": True},
-                    "when": {"type": "raw", "default": True},
-                    "sensitive": {"type": "raw", "default": False},
-                },
-            },
-            "success_msg": {"type": "str", "default": "Every rule holds"},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="shipyard.platform.check runs as an action plugin on the controller, not as a module")
 
 
