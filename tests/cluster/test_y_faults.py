@@ -168,9 +168,18 @@ def test_two_runs_at_once_take_turns_and_the_second_names_the_first(cluster: Pat
     secrets = app_secret()
     first = start()
     read_until(first, "app_deploy : Preflight")
-    second = start()
+    # The first run holds the lock from here; it is paused until the second has found it held, so
+    # the test does not depend on which of the two is faster (a first run that finished its last
+    # tasks before the second reached the lock made the second take it freely).
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = start()
+        seen = read_until(second, "K8s lock | Wait for the holder to finish")
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     rc1, out1, _ = finish(first, timeout=300)
     rc2, out2, _ = finish(second, timeout=300)
+    out2 = seen + out2
     assert rc1 == 0, out1[-3000:]
     assert rc2 == 0, out2[-3000:]
     waited = re.search(r"The site lock default/shipyard-site is held by (\S+@\S+ pid (\d+))", out2)
