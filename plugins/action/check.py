@@ -16,7 +16,7 @@ class ActionModule(ActionBase):
     """Evaluate groups of conditionals as ansible.builtin.assert does, all groups, then fail naming each broken one."""
 
     _requires_connection = False
-    _VALID_ARGS = frozenset(("rules", "success_msg"))
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
     @classmethod
     def finalize_task_arg(cls, name: str, value: t.Any, templar: t.Any, context: t.Any) -> t.Any:
@@ -64,8 +64,7 @@ class ActionModule(ActionBase):
                 try:
                     msg = str(self._templar.template(rule["msg"]))
                 except Exception as ex:
-                    detail = "" if sensitive else f": {ex}"
-                    raise AnsibleError(f"rules[{index}].msg could not be templated{detail}") from (
+                    raise _error(f"rules[{index}].msg could not be templated", ex, sensitive) from (
                         None if sensitive else ex
                     )
                 return {"rule": index, "assertion": str(condition), "msg": msg}
@@ -77,9 +76,13 @@ class ActionModule(ActionBase):
         try:
             return bool(self._templar.evaluate_conditional(conditional=condition))
         except Exception as ex:
-            # An input of the wrong type can break a condition; a sensitive rule's inputs (passwords,
-            # URLs with tokens) must not reach the output through the error's text.
-            detail = "" if sensitive else f": {ex}"
-            raise AnsibleError(f"rules[{index}]: the condition {condition!r} could not be evaluated{detail}") from (
+            # An input of the wrong type can break a condition.
+            raise _error(f"rules[{index}]: the condition {condition!r} could not be evaluated", ex, sensitive) from (
                 None if sensitive else ex
             )
+
+
+def _error(what: str, ex: Exception, sensitive: bool) -> AnsibleError:
+    """What failed, with the error's text unless the rule is sensitive: its inputs (passwords, URLs with
+    tokens) must not reach the output through that text."""
+    return AnsibleError(what if sensitive else f"{what}: {ex}")
