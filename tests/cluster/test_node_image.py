@@ -1,0 +1,102 @@
+"""shipyard.platform.node_image on the real node: an image crosses with only the layers the node's containerd
+lacks, runs as a real container, and a second load changes nothing.
+
+Real: the Docker engine, the node's containerd and kubelet, the pod's container. Nothing is simulated.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from realpods import ANSIBLE_ENV, NODE_CONTAINER, PROBE_IMAGE, ROOT, kubectl, kubectl_json, wait_for
+
+
+def node_image(*args: str, **params: object) -> dict:
+    """Call the module as a user's ad-hoc command would, with Ansible's JSON output; the host's result."""
+    run = subprocess.run(
+        ["ansible", "localhost", "-m", "shipyard.platform.node_image", "-a", json.dumps(params), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        env={**ANSIBLE_ENV, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"},
+    )  # fmt: skip
+    return json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def in_node(ref: str) -> bool:
+    return bool(subprocess.run(
+        ["docker", "exec", NODE_CONTAINER, "ctr", "-n", "k8s.io", "images", "ls", "-q", f"name=={ref}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip())  # fmt: skip
+
+
+@pytest.fixture
+def fresh_image(probe_image: str) -> Iterator[tuple[str, str, str]]:
+    """An image of one new layer on top of the probe image (which the node holds): its reference, the new
+    layer's digest and the marker it carries. Removed from the engine and the node afterwards."""
+    marker = uuid.uuid4().hex
+    ref = f"localhost/shipyard/test-node-image:{marker[:12]}"
+    subprocess.run(
+        ["docker", "build", "--quiet", "--tag", ref, "-"],
+        input=f"FROM {PROBE_IMAGE}\nRUN echo {marker} > /marker\n", capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    layers = json.loads(subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", ref],
+        capture_output=True, text=True, check=True,
+    ).stdout)  # fmt: skip
+    yield ref, layers[-1], marker
+    subprocess.run(["docker", "exec", NODE_CONTAINER, "ctr", "-n", "k8s.io", "images", "rm", ref],
+                   capture_output=True, check=False)  # fmt: skip
+    subprocess.run(["docker", "rmi", ref], capture_output=True, check=False)
+
+
+def test_an_image_crosses_with_only_the_layer_the_node_lacks_and_runs(fresh_image: tuple[str, str, str]) -> None:
+    ref, new_layer, marker = fresh_image
+    assert not in_node(ref)
+
+    preview = node_image("--check", image=ref, containers=[NODE_CONTAINER])
+    assert preview["changed"] is True, preview
+    assert preview["nodes"][0]["layers_sent"] == [new_layer], preview
+    assert not in_node(ref), "check mode loaded the image"
+
+    loaded = node_image(image=ref, containers=[NODE_CONTAINER])
+    assert loaded["changed"] is True, loaded
+    node = loaded["nodes"][0]
+    assert node["loaded"] is True and node["layers_sent"] == [new_layer], node
+    assert node["layers_kept"] >= 1, node  # the probe image's base stayed on the node
+    assert 0 < node["bytes_sent"] < 1 << 20, node  # one small layer, not the base's 170 MB
+    assert in_node(ref)
+
+    # The image runs as a real container on the real node and holds the new layer's file.
+    name = f"test-node-image-{marker[:8]}"
+    pod = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "restartPolicy": "Never", "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 0,
+            "nodeName": NODE_CONTAINER,
+            "containers": [{"name": "c", "image": ref, "imagePullPolicy": "Never", "command": ["cat", "/marker"]}],
+        },
+    }  # fmt: skip
+    kubectl("apply", "-f", "-", stdin=json.dumps(pod))
+    try:
+        wait_for(f"pod {name} to finish", lambda: kubectl_json("get", "pod", name)["status"].get("phase")
+                 in ("Succeeded", "Failed"), timeout=120)  # fmt: skip
+        status = kubectl_json("get", "pod", name)["status"]
+        assert status["phase"] == "Succeeded", status
+        assert kubectl("logs", name).stdout.strip() == marker
+    finally:
+        kubectl("delete", "pod", name, "--wait=false", "--ignore-not-found", check=False)
+
+    again = node_image(image=ref, containers=[NODE_CONTAINER])
+    assert again["changed"] is False and again["nodes"][0]["loaded"] is False, again
+
+
+def test_a_node_it_cannot_reach_is_named(fresh_image: tuple[str, str, str]) -> None:
+    ref, _, _ = fresh_image
+    missing = f"no-such-node-{uuid.uuid4().hex[:6]}"
+    result = node_image(image=ref, containers=[missing])
+    assert result.get("failed") is True, result
+    assert missing in result["msg"], result["msg"]
