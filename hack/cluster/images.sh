@@ -132,7 +132,12 @@ elif [ "$STANDINS" != none ]; then
   die "SHIPYARD_CLUSTER_STANDINS must be all or none, not '$STANDINS'"
 fi
 
-keep=()
+# The Debian base that the stand-ins, the app's image and the tests' probes
+# share: handed over too, and named in `unpack`, which the node unpacks in the
+# background as it starts (hack/cluster/node-entrypoint.sh).
+save "$BASE" debian
+keep=(debian)
+printf '%s\n' "$BASE" >"$OUT/unpack"
 for entry in "${node_images[@]}" "${standins[@]}"; do
   read -r local_ref upstream <<<"$entry"
   name=$(basename "${local_ref%%:*}")
