@@ -38,7 +38,10 @@ CONTRACT: dict[str, tuple[set[str], set[str]]] = {
         {"app_deploy", "common"},
     ),
     "logging": ({CHECK, "Deploy the logging stack", SUMMARY}, {"logging", "common"}),
-    "monitoring": ({CHECK, "Deploy the monitoring stack", SUMMARY}, {"monitoring", "common"}),
+    "monitoring": (
+        {CHECK, "Deploy the monitoring stack", "Wait until the monitoring stack is ready", SUMMARY},
+        {"monitoring", "common"},
+    ),
     "security": ({CHECK, "Harden the managed namespaces", SUMMARY}, {"hardening", "common"}),
     "summary": ({CHECK, SUMMARY}, {"common"}),
 }
