@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from realpods import APP_NAMESPACE, Probes, ansible_playbook, http, kubectl, kubectl_json, ready, wait_for
+from realpods import APP_NAMESPACE, ROOT, Probes, ansible_playbook, http, kubectl, kubectl_json, ready, wait_for
 
 APP_SELECTOR = "app.kubernetes.io/name=shipyard-app"
 DB_SELECTOR = "app.kubernetes.io/name=postgresql"
@@ -232,3 +234,30 @@ def test_an_explicit_image_tag_wins_over_the_image_the_last_build_deployed() -> 
     assert re.search(r"Apply the Deployment[^\n]*\*+\nchanged: \[localhost\]", named.stdout), (
         "the Deployment would not change to the named tag:\n" + named.stdout[-3000:]
     )
+
+
+def test_a_check_run_after_a_change_to_the_app_previews_the_build_the_load_and_the_rollout(tmp_path) -> None:
+    """`--check --diff` after an edit of the app: the build, the node's load and the Deployment would change;
+    nothing is built, loaded or rolled out. The new image is not there to tag or compare in a check run."""
+    context = tmp_path / "app"
+    shutil.copytree(ROOT / "app", context, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    with (context / "gunicorn.conf.py").open("a") as conf:
+        conf.write(f"# edited by the test {uuid.uuid4().hex}\n")
+    git = ["git", "-C", str(context), "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "an edit"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    live = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")
+
+    def app_images() -> str:
+        listed = ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "localhost/shipyard/app"]
+        return "\n".join(sorted(subprocess.run(listed, capture_output=True, text=True, check=True).stdout.split("\n")))
+
+    images = app_images()
+    run = ansible_playbook("playbooks/site.yml", "--check", "--diff", "-e", f"image_build_context={context}")
+    assert run.returncode == 0, run.stdout[-3000:]
+    for task in ("Build the image unless its context hash", "Load the image into the nodes", "Apply the Deployment"):
+        assert re.search(rf"{task}[^\n]*\*+\nchanged: \[localhost\]", run.stdout), f"{task}:\n{run.stdout[-3000:]}"
+
+    assert app_images() == images, "the check run built or tagged an image"
+    after = kubectl_json("-n", APP_NAMESPACE, "get", "deployment", "shipyard-app")
+    assert after["metadata"]["generation"] == live["metadata"]["generation"], "the check run changed the Deployment"
