@@ -76,7 +76,8 @@ nodes:
       description: The node lacked the image and got it (or would, in check mode).
       type: bool
     layers_sent:
-      description: Digests of the layers sent to the node.
+      description: Digests of the layers sent to the node (empty in check mode when the engine does not have the
+        image yet, as when the same check run would build it).
       type: list
       elements: str
     layers_kept:
@@ -129,8 +130,16 @@ class Docker:
     def node_blobs(self, container: str, namespace: str) -> set[str]:
         return set(self.run("exec", container, "ctr", "--namespace", namespace, "content", "list", "--quiet").split())
 
-    def image_layers(self, image: str) -> list[str]:
-        return json.loads(self.run("image", "inspect", "--format", "{{json .RootFS.Layers}}", image))
+    def image_layers(self, image: str) -> list[str] | None:
+        """The image's layer digests; None when the engine has no such image."""
+        rc, out, err = self.module.run_command(
+            ["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", image]
+        )
+        if rc != 0 and "no such image" in err.lower():
+            return None
+        if rc != 0:
+            raise NodeImageError(f"docker image inspect {image} failed (rc {rc}): {err.strip()}")
+        return json.loads(out)
 
 
 class SavedImage:
@@ -238,6 +247,13 @@ def load(module: AnsibleModule) -> list[dict]:
     if not lacking:
         return list(nodes.values())
     layers = docker.image_layers(image)
+    if layers is None and module.check_mode:
+        # A check run's build builds nothing: the image it would build is not there to compare.
+        for container in lacking:
+            nodes[container].update(loaded=True)
+        return list(nodes.values())
+    if layers is None:
+        raise NodeImageError(f"the Docker engine has no image {image} to load: build or pull it first")
     for container in lacking:
         have = docker.node_blobs(container, namespace)
         lacking[container] = send = {digest for digest in layers if digest not in have}

@@ -100,3 +100,15 @@ def test_a_node_it_cannot_reach_is_named(fresh_image: tuple[str, str, str]) -> N
     result = node_image(image=ref, containers=[missing])
     assert result.get("failed") is True, result
     assert missing in result["msg"], result["msg"]
+
+
+def test_an_image_the_engine_lacks_is_a_change_in_check_mode_and_an_error_otherwise(cluster: object) -> None:
+    # A --check run after a change to the app: its build builds nothing, so the new image is not there yet.
+    ref = f"localhost/shipyard/test-node-image:absent-{uuid.uuid4().hex[:8]}"
+    preview = node_image("--check", image=ref, containers=[NODE_CONTAINER])
+    assert preview["changed"] is True, preview
+    assert preview["nodes"][0]["loaded"] is True and preview["nodes"][0]["layers_sent"] == [], preview
+
+    result = node_image(image=ref, containers=[NODE_CONTAINER])
+    assert result.get("failed") is True, result
+    assert f"no image {ref}" in result["msg"], result["msg"]
