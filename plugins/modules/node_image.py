@@ -104,6 +104,10 @@ _CONFIG = "application/vnd.docker.container.image.v1+json"
 _LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 
 
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 class NodeImageError(Exception):
     """A step failed; the message names it and what the tool said."""
 
@@ -154,6 +158,7 @@ class SavedImage:
         if len(entries) != 1:
             raise NodeImageError(f"docker save wrote {len(entries)} images for {image}, expected 1")
         self.config = self._tar.extractfile(entries[0]["Config"]).read()
+        self.config_digest = _digest(self.config)
         diff_ids = json.loads(self.config)["rootfs"]["diff_ids"]
         paths = entries[0]["Layers"]
         if len(diff_ids) != len(paths):
@@ -169,7 +174,7 @@ class SavedImage:
                 "config": {
                     "mediaType": _CONFIG,
                     "size": len(self.config),
-                    "digest": "sha256:" + hashlib.sha256(self.config).hexdigest(),
+                    "digest": self.config_digest,
                 },
                 "layers": [
                     {"mediaType": _LAYER, "size": size, "digest": digest} for digest, _path, size in self.layers
@@ -180,7 +185,7 @@ class SavedImage:
 
     def layout(self, send: set[str], out) -> None:
         """Write to `out` an OCI image layout tar holding the manifest, the config and the layers in `send`."""
-        manifest_digest = "sha256:" + hashlib.sha256(self.manifest).hexdigest()
+        manifest_digest = _digest(self.manifest)
         index = json.dumps(
             {
                 "schemaVersion": 2,
@@ -210,7 +215,7 @@ class SavedImage:
                     info.size = size
                     layout.addfile(info, self._tar.extractfile(path))
             add("blobs/" + manifest_digest.replace(":", "/"), self.manifest)
-            add("blobs/sha256/" + hashlib.sha256(self.config).hexdigest(), self.config)
+            add("blobs/" + self.config_digest.replace(":", "/"), self.config)
             add("index.json", index)
 
     def import_into(self, container: str, namespace: str, send: set[str], unpack: bool) -> None:
