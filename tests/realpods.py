@@ -223,13 +223,17 @@ def ready(app_url: str) -> bool:
         return False
 
 
-def load_image(ref: str) -> None:
-    """Hand a local Docker image to the node's containerd, as `kind load` does (docker save | ctr import)."""
-    listed = subprocess.run(
+def in_node(ref: str) -> bool:
+    """Whether the node's containerd (the kubelet's namespace) names the image."""
+    return bool(subprocess.run(
         ["docker", "exec", NODE_CONTAINER, "ctr", "-n", "k8s.io", "images", "ls", "-q", f"name=={ref}"],
         capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    if listed.strip():
+    ).stdout.strip())  # fmt: skip
+
+
+def load_image(ref: str) -> None:
+    """Hand a local Docker image to the node's containerd, as `kind load` does (docker save | ctr import)."""
+    if in_node(ref):
         return
     with subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE) as save:
         load = subprocess.run(

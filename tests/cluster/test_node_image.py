@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from realpods import ANSIBLE_ENV, NODE_CONTAINER, PROBE_IMAGE, ROOT, kubectl, kubectl_json, wait_for
+from realpods import ANSIBLE_ENV, NODE_CONTAINER, PROBE_IMAGE, ROOT, in_node, kubectl, kubectl_json, wait_for
 
 
 def node_image(*args: str, **params: object) -> dict:
@@ -23,13 +23,6 @@ def node_image(*args: str, **params: object) -> dict:
         env={**ANSIBLE_ENV, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"},
     )  # fmt: skip
     return json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-
-
-def in_node(ref: str) -> bool:
-    return bool(subprocess.run(
-        ["docker", "exec", NODE_CONTAINER, "ctr", "-n", "k8s.io", "images", "ls", "-q", f"name=={ref}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip())  # fmt: skip
 
 
 @pytest.fixture
