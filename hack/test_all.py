@@ -13,6 +13,7 @@ Standard library only: it runs before the virtualenv exists.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / ".cache" / "test-logs"
 TAIL = 80
+# Lines that name what failed: pytest's short summary and Ansible's failed tasks.
+# A job's tail alone can be all teardown (real-pods removes the cluster last).
+NAMED = re.compile(r"^(FAILED|ERROR) |^[= ]*\d+ (failed|errors?)\b|^=+ .*\b\d+ (failed|errors?)\b|^(fatal|failed): \[")
+NAMED_MAX = 40
 
 
 @dataclass
@@ -118,6 +123,10 @@ def report(job: Job) -> None:
     print(f"FAIL  {job.took:>4}s  {job.name} ({job.note or f'exit {job.rc}'}); log: {job.log.relative_to(ROOT)}")
     if job.log.is_file():
         lines = job.log.read_text(errors="replace").splitlines()
+        named = [line for line in lines if NAMED.search(line)]
+        if named:
+            print(f"---- what the log names as failed ({min(NAMED_MAX, len(named))} of {len(named)}) ----")
+            print("\n".join(named[:NAMED_MAX]))
         print(f"---- last {min(TAIL, len(lines))} lines of {job.name} ----")
         print("\n".join(lines[-TAIL:]))
         print("----", flush=True)

@@ -1,0 +1,64 @@
+"""`make test`'s report of a failed job names what failed even when the job's tail does not.
+
+The real-pods job removes the cluster after its tests, so its last 80 lines are
+teardown: a CI run once failed there and its report showed no test name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def test_all(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("test_all_under_test", ROOT / "hack" / "test_all.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    monkeypatch.setattr(module, "LOGS", tmp_path / "logs")
+    (tmp_path / "logs").mkdir()
+    return module
+
+
+def test_a_failed_jobs_report_names_the_failed_test_above_a_teardown_tail(test_all, capsys):
+    job = test_all.Job("real-pods", ["true"], rc=2, took=1765)
+    teardown = [f"TASK [teardown step {n}] skipping: [localhost]" for n in range(200)]
+    job.log.write_text(
+        "\n".join(
+            [
+                "tests/cluster/test_app.py ....F....",
+                "FAILED tests/cluster/test_app.py::test_rollout - AssertionError: not ready after 120 s",
+                "1 failed, 52 passed in 1441.20s (0:24:01)",
+                'fatal: [localhost]: FAILED! => {"msg": "the Deployment is not ready"}',
+                *teardown,
+            ]
+        )
+    )
+    test_all.report(job)
+    out = capsys.readouterr().out
+    named, tail = out.split("---- last 80 lines of real-pods ----")
+    assert "FAIL  1765s  real-pods (exit 2)" in named
+    assert "FAILED tests/cluster/test_app.py::test_rollout - AssertionError" in named
+    assert "1 failed, 52 passed" in named
+    assert "fatal: [localhost]: FAILED!" in named
+    assert "test_rollout" not in tail
+    assert "teardown step 199" in tail
+
+
+def test_a_passed_or_quiet_job_prints_no_failure_section(test_all, capsys):
+    passed = test_all.Job("lint", ["true"], rc=0, took=3)
+    test_all.report(passed)
+    quiet = test_all.Job("unit", ["true"], rc=1, took=3)
+    quiet.log.write_text("ok: [localhost]\n53 passed in 12s\n")
+    test_all.report(quiet)
+    out = capsys.readouterr().out
+    assert out.startswith("PASS     3s  lint")
+    assert "what the log names as failed" not in out
+    assert "---- last 2 lines of unit ----" in out
