@@ -26,7 +26,11 @@ LOGS = ROOT / ".cache" / "test-logs"
 TAIL = 80
 # Lines that name what failed: pytest's short summary and Ansible's failed tasks.
 # A job's tail alone can be all teardown (real-pods removes the cluster last).
-NAMED = re.compile(r"^(FAILED|ERROR) |^[= ]*\d+ (failed|errors?)\b|^=+ .*\b\d+ (failed|errors?)\b|^(fatal|failed): \[")
+NAMED = re.compile(
+    r"^(FAILED|ERROR) (?!- RETRYING)"  # pytest's FAILED/ERROR lines, not Ansible's retries
+    r"|^[= ]*\d+ (failed|errors?)\b|^=+ .*\b\d+ (failed|errors?)\b"  # pytest's count line
+    r"|^(fatal|failed): \["  # Ansible's failed tasks
+)
 NAMED_MAX = 40
 
 
