@@ -1,0 +1,177 @@
+"""shipyard.platform.private_tmp: a run leaves no kubeconfig key in the temp folder.
+
+The Kubernetes client writes a kubeconfig's embedded certificates and key to temp
+files and removes them only when its interpreter exits normally; Mitogen's lasting
+interpreter (the repository's strategy) ends with a signal. Each case runs a real
+playbook whose kubernetes.core.k8s_info call loads a kubeconfig with embedded data
+(a throwaway key made here) against a loopback port where nothing listens, with
+TMPDIR pointed at a folder of the test's own, then reads what is left in it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
+ENV.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+
+PLAYBOOK = """\
+- name: Load a kubeconfig with embedded credentials
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Ask an API server that does not answer
+      kubernetes.core.k8s_info:
+        kubeconfig: "{{ playbook_dir }}/kubeconfig"
+        kind: Namespace
+        name: default
+      register: asked
+      ignore_errors: true
+
+    - name: Show what the client said
+      ansible.builtin.debug:
+        msg: "ASKED {{ asked.msg | default('') }}"
+"""
+
+
+# The controller's own Python, which has the Kubernetes client, as the repository's inventories say.
+LOCAL = ["-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}"]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture(scope="module")
+def credentials() -> tuple[bytes, bytes]:
+    """A throwaway self-signed certificate and its EC key, as PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "private-tmp-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(hours=1)).sign(key, hashes.SHA256())
+    )  # fmt: skip
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Iterator[Path]:
+    """The run's TMPDIR: short, as Mitogen's socket in it must fit in a UNIX socket path (pytest's are long)."""
+    path = Path(tempfile.mkdtemp(prefix="sy-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_site_like(tmp_path: Path, tmp: Path, credentials: tuple[bytes, bytes], **env: str) -> str:
+    """Run the playbook with the temp folder at tmp; its output."""
+    cert, key = credentials
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "t",
+        "clusters": [{"name": "t", "cluster": {
+            "server": f"https://127.0.0.1:{closed_port()}", "certificate-authority-data": b64(cert)}}],
+        "users": [{"name": "t", "user": {"client-certificate-data": b64(cert), "client-key-data": b64(key)}}],
+        "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}],
+    }  # fmt: skip
+    (tmp_path / "kubeconfig").write_text(json.dumps(kubeconfig))
+    (tmp_path / "kubeconfig").chmod(0o600)
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    run = subprocess.run(
+        ["ansible-playbook", *LOCAL, str(tmp_path / "play.yml")],
+        cwd=ROOT, env={**ENV, "TMPDIR": str(tmp), **env}, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    # The client did load the kubeconfig and try the server: the test exercised the path that writes the files.
+    assert "ASKED" in run.stdout and "Connection refused" in run.stdout, run.stdout
+    return run.stdout
+
+
+def left_behind(tmp: Path, key: bytes) -> list[Path]:
+    return [p for p in tmp.rglob("*") if p.is_file() and key.strip() in p.read_bytes()]
+
+
+def test_the_repositorys_runs_leave_no_key_and_no_folder(
+    tmp_path: Path, tmp: Path, credentials: tuple[bytes, bytes]
+) -> None:
+    _, key = credentials
+    run_site_like(tmp_path, tmp, credentials)
+    assert left_behind(tmp, key) == []
+    assert sorted(p.name for p in tmp.iterdir()) == [], "the run's private folder stayed"
+
+
+def test_without_the_callback_mitogen_leaves_the_key(
+    tmp_path: Path, tmp: Path, credentials: tuple[bytes, bytes]
+) -> None:
+    """Why the callback exists, and proof that the first test can fail."""
+    _, key = credentials
+    run_site_like(tmp_path, tmp, credentials, ANSIBLE_CALLBACKS_ENABLED="shipyard.platform.preload")
+    left = left_behind(tmp, key)
+    assert len(left) == 1, left
+    assert oct(left[0].stat().st_mode & 0o777) == "0o600"
+
+
+def test_without_mitogen_the_client_removes_its_files(
+    tmp_path: Path, tmp: Path, credentials: tuple[bytes, bytes]
+) -> None:
+    """A collection user's default (Ansible's own strategy) never needed the callback."""
+    _, key = credentials
+    run_site_like(
+        tmp_path, tmp, credentials, ANSIBLE_CALLBACKS_ENABLED="shipyard.platform.preload", ANSIBLE_STRATEGY="linear"
+    )
+    assert left_behind(tmp, key) == []
+
+
+def test_discovery_caches_are_kept_across_runs(tmp_path: Path, tmp: Path) -> None:
+    """A cache in the shared temp folder reaches the run's folder, and one the run writes comes back."""
+    old = '{"kept": true}'
+    probe = tmp_path / "probe.yml"
+    probe.write_text(
+        "- name: Probe\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Read the cache the run sees and write a new one, as the client does\n"
+        "      ansible.builtin.shell: |\n"
+        "        set -eu\n"
+        '        case "$TMPDIR" in */shipyard-run-*) ;; *) echo "TMPDIR is $TMPDIR"; exit 1 ;; esac\n'
+        '        cat "$TMPDIR/k8srcp-old.json"\n'
+        '        echo \'{"new": true}\' > "$TMPDIR/k8srcp-new.json"\n'
+        "      changed_when: false\n"
+        "      register: seen\n"
+        "    - name: Say it\n"
+        "      ansible.builtin.debug:\n"
+        '        msg: "SEEN {{ seen.stdout }}"\n'
+    )
+    (tmp / "k8srcp-old.json").write_text(old)
+    run = subprocess.run(
+        ["ansible-playbook", *LOCAL, str(probe)],
+        cwd=ROOT, env={**ENV, "TMPDIR": str(tmp)}, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert 'SEEN {"kept": true}' in run.stdout, run.stdout
+    assert sorted(p.name for p in tmp.iterdir()) == ["k8srcp-new.json", "k8srcp-old.json"]
+    assert (tmp / "k8srcp-old.json").read_text() == old
