@@ -17,8 +17,10 @@ description:
     digest, as C(docker save) writes it); the node receives an OCI image layout with the manifest, the
     configuration and the missing layers, and C(ctr images import) unpacks it. A node whose images share a
     base with O(image) receives the app's own layers only, not the base again.
-  - containerd checks every blob it receives against its digest, and unpacking fails if a layer is missing,
-    so a node never ends up with a partial image under the name.
+  - containerd checks every blob it receives against its digest. With O(unpack=true) (the default) the import
+    also unpacks the image, which fails if a layer is missing, so a node never ends up with a partial image
+    under the name. With O(unpack=false) nothing checks that every layer is there until a container starts
+    from the image.
   - Needs the C(docker) CLI on the controller and C(ctr) in each node container.
   - In check mode, reports what each node lacks and loads nothing.
 options:
