@@ -24,12 +24,15 @@ description:
     without this callback.
   - Enable it with C(callbacks_enabled) in C(ansible.cfg), as the repository does. It must be loaded
     before Mitogen starts its processes; callbacks are.
-  - A controller killed with SIGKILL leaves the folder; a later run does not remove it.
+  - The controller holds a lock on a file in its folder (C(flock)) for as long as it and the processes
+    it forked live. A controller killed with SIGKILL leaves its folder; the next run with this callback
+    takes the folder's lock, which only a folder whose run has ended gives, and removes it.
 requirements:
   - Enabled in C(callbacks_enabled).
 """
 
 import atexit
+import fcntl
 import os
 import shutil
 import tempfile
@@ -42,6 +45,40 @@ display = Display()
 
 # What kubernetes.core writes to the temp folder to keep across runs: discovery caches, no credentials.
 KEPT = "k8srcp-*.json"
+# The file in a run's folder that the run holds locked while it lives.
+LOCK = ".lock"
+
+
+def _take(folder):
+    """An open, locked descriptor of folder's lock file, or None when a live run holds it or there is none."""
+    try:
+        fd = os.open(folder / LOCK, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def remove_ended(shared):
+    """Remove the folders of this user's runs that ended without removing theirs (killed with SIGKILL)."""
+    for folder in shared.glob("shipyard-run-*"):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        fd = _take(folder)
+        if fd is None:  # a live run's, or one without a lock file: left alone
+            continue
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+            display.vvv(f"shipyard.platform.private_tmp: removed {folder}, left by a run that was killed")
+        finally:
+            os.close(fd)
 
 
 class CallbackModule(CallbackBase):
@@ -55,7 +92,14 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.shared = Path(tempfile.gettempdir())
-        self.private = Path(tempfile.mkdtemp(prefix="shipyard-run-", dir=self.shared))  # mode 0700
+        remove_ended(self.shared)
+        # The folder gets its run name only once its lock is held, so that no other run's sweep sees it
+        # unlocked. The lock's descriptor stays open in this process and in every process forked from it.
+        new = Path(tempfile.mkdtemp(prefix="shipyard-new-", dir=self.shared))  # mode 0700
+        self.lock = os.open(new / LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        self.private = new.with_name(new.name.replace("shipyard-new-", "shipyard-run-", 1))
+        os.rename(new, self.private)
         self.owner = os.getpid()
         self.copied = {}  # name: modification time of the copy; an unchanged copy does not go back
         for cache in self.shared.glob(KEPT):
@@ -82,5 +126,6 @@ class CallbackModule(CallbackBase):
         except OSError as ex:  # a cache is only a cache
             display.vvv(f"shipyard.platform.private_tmp: a discovery cache was not kept: {ex}")
         shutil.rmtree(self.private, ignore_errors=True)
+        os.close(self.lock)
         if self.private.exists():
             display.warning(f"shipyard.platform.private_tmp: could not remove {self.private}; remove it by hand")

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,10 +32,11 @@ ENV = ANSIBLE_ENV
 APPLYING = "app_deploy : Config |"  # the role by its short or its collection name
 
 
-def start(*extra: str) -> subprocess.Popen:
+def start(*extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        [*PLAYBOOK, *extra], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+        [*PLAYBOOK, *extra], cwd=ROOT, env={**ENV, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
 
 
 def read_until(run: subprocess.Popen, marker: str, timeout: float = 120) -> str:
@@ -55,8 +58,8 @@ def finish(run: subprocess.Popen, timeout: float) -> tuple[int, str, float]:
     return run.returncode, out, time.monotonic() - started
 
 
-def converge(*extra: str) -> str:
-    run = ansible_playbook("playbooks/app.yml", *extra)
+def converge(*extra: str, env: dict[str, str] | None = None) -> str:
+    run = ansible_playbook("playbooks/app.yml", *extra, env=env)
     assert run.returncode == 0, run.stdout[-4000:]
     return run.stdout
 
@@ -191,18 +194,27 @@ def test_two_runs_at_once_take_turns_and_the_second_names_the_first(cluster: Pat
 
 def test_a_killed_run_leaves_a_lock_the_next_run_takes_over(cluster: Path) -> None:
     secrets = app_secret()
-    run = start()
-    read_until(run, APPLYING)
-    os.kill(run.pid, signal.SIGKILL)
-    run.communicate(timeout=30)
-    assert f" pid {run.pid} " in lock_holder()
+    # The runs' temp folder, the test's own: the killed run's private folder (with the kubeconfig's
+    # client key in it) is found there, and the next runs remove it.
+    tmp = Path(tempfile.mkdtemp(prefix="sy-"))  # short: Mitogen's socket path must fit
+    try:
+        run = start(env={"TMPDIR": str(tmp)})
+        read_until(run, APPLYING)
+        os.kill(run.pid, signal.SIGKILL)
+        run.communicate(timeout=30)
+        assert f" pid {run.pid} " in lock_holder()
+        assert len(list(tmp.glob("shipyard-run-*"))) == 1, sorted(tmp.iterdir())
 
-    started = time.monotonic()
-    converge()
-    assert time.monotonic() - started < 120
-    assert f" pid {run.pid} " not in lock_holder()
-    assert changed(converge()) == 0
-    assert app_secret() == secrets
+        started = time.monotonic()
+        converge(env={"TMPDIR": str(tmp)})
+        assert time.monotonic() - started < 120
+        assert f" pid {run.pid} " not in lock_holder()
+        assert changed(converge(env={"TMPDIR": str(tmp)})) == 0
+        assert app_secret() == secrets
+        # Only kubernetes.core's discovery caches stay: no folder, no key.
+        assert [p.name for p in tmp.iterdir() if not p.name.startswith("k8srcp-")] == []
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -175,3 +176,59 @@ def test_discovery_caches_are_kept_across_runs(tmp_path: Path, tmp: Path) -> Non
     assert 'SEEN {"kept": true}' in run.stdout, run.stdout
     assert sorted(p.name for p in tmp.iterdir()) == ["k8srcp-new.json", "k8srcp-old.json"]
     assert (tmp / "k8srcp-old.json").read_text() == old
+
+
+SLEEPER = """\
+- name: Sleep
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Sleep until killed
+      ansible.builtin.command: sleep 120
+      changed_when: false
+"""
+
+
+def folders(tmp: Path) -> set[Path]:
+    return set(tmp.glob("shipyard-run-*"))
+
+
+def start_sleeper(tmp_path: Path, tmp: Path) -> tuple[subprocess.Popen, Path]:
+    """A run that sleeps in its task, and its private folder."""
+    (tmp_path / "sleep.yml").write_text(SLEEPER)
+    before = folders(tmp)
+    run = subprocess.Popen(
+        ["ansible-playbook", *LOCAL, str(tmp_path / "sleep.yml")],
+        cwd=ROOT, env={**ENV, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    assert run.stdout is not None
+    for line in run.stdout:  # the task's header: the run is past its start and inside the task
+        if line.startswith("TASK [Sleep until killed]"):
+            break
+    else:
+        pytest.fail(f"the sleeping run ended early with {run.wait()}")
+    (folder,) = folders(tmp) - before
+    return run, folder
+
+
+def test_the_next_run_removes_a_killed_runs_folder_and_not_a_live_ones(
+    tmp_path: Path, tmp: Path, credentials: tuple[bytes, bytes]
+) -> None:
+    live, live_folder = start_sleeper(tmp_path, tmp)
+    try:
+        killed, killed_folder = start_sleeper(tmp_path, tmp)
+        # SIGKILL to the run's every process (the controller and the workers it forked, which hold its
+        # folder's lock while they live, and their `sleep`): no exit handler runs.
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.communicate(timeout=30)
+        assert killed_folder.is_dir(), "the killed run removed its folder: nothing for the next run to do"
+        (killed_folder / "tmpkey").write_bytes(credentials[1])  # as the client's files would be
+
+        run_site_like(tmp_path, tmp, credentials)
+        assert not killed_folder.exists()
+        assert live_folder.is_dir(), "the next run removed the folder of a run that still lives"
+        assert folders(tmp) == {live_folder}
+    finally:
+        os.killpg(live.pid, signal.SIGKILL)
+        live.communicate(timeout=30)
