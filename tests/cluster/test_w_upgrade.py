@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,13 +47,20 @@ def previous(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_this_version_converges_over_the_previous_keeping_names_volume_and_data(
     previous: Path, app_url: str, api_token: str
 ) -> None:
-    env = {**ANSIBLE_ENV, "ANSIBLE_CONFIG": str(previous / "ansible.cfg"),
+    # The previous version has no private_tmp callback: under Mitogen its run leaves the kubeconfig's
+    # client key in its temp folder, so that folder is the test's own and goes with the run.
+    tmp = tempfile.mkdtemp(prefix="sy-")  # short: Mitogen's socket path must fit
+    env = {**ANSIBLE_ENV, "ANSIBLE_CONFIG": str(previous / "ansible.cfg"), "TMPDIR": tmp,
            "PATH": f"{previous / '.venv/bin'}:{STATE / 'bin'}:{os.environ['PATH']}"}  # fmt: skip
-    old = subprocess.run(
-        ["ansible-playbook", "-i", "inventories/sandbox", "playbooks/site.yml",
-         "-e", f"shipyard_kubeconfig={KUBECONFIG}"],
-        cwd=previous, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900, check=False,
-    )  # fmt: skip
+    try:
+        old = subprocess.run(
+            ["ansible-playbook", "-i", "inventories/sandbox", "playbooks/site.yml",
+             "-e", f"shipyard_kubeconfig={KUBECONFIG}"],
+            cwd=previous, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900,
+            check=False,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     assert old.returncode == 0, old.stdout[-3000:]
     assert ready(app_url)
     status, item = http("POST", f"{app_url}/api/items", {"name": f"before-upgrade-{uuid.uuid4().hex[:8]}"}, api_token)
