@@ -159,15 +159,25 @@ def test_containers_run_as_their_uid_on_a_read_only_root() -> None:
 
 
 def test_a_memory_limit_is_enforced(probe_image: str) -> None:
+    # Proves a real container: the kernel stops a process at its cgroup's
+    # limit. The hog fills 200 MiB, one zeroed MiB at a time, under a 64 MiB
+    # limit and prints each 8 MiB it holds, so its log shows it ran and where
+    # it stopped.
     namespace = f"t-oom-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", namespace)
+    hog = (
+        "held = []\n"
+        "for mib in range(1, 201):\n"
+        "    held.append(bytearray(2**20))\n"
+        "    if mib % 8 == 0: print(mib, flush=True)\n"
+        "print('done', flush=True)"
+    )
     try:
         pod = {
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hog", "namespace": namespace},
             "spec": {"restartPolicy": "Never", "containers": [{
                 "name": "hog", "image": probe_image, "imagePullPolicy": "IfNotPresent",
-                # Touch 200 MiB, page by page, under a 64 MiB limit.
-                "command": ["python3", "-c", "b = bytearray(200 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1"],
+                "command": ["python3", "-c", hog],
                 "resources": {"limits": {"memory": "64Mi", "cpu": "200m"}},
             }]},
         }  # fmt: skip
@@ -179,8 +189,16 @@ def test_a_memory_limit_is_enforced(probe_image: str) -> None:
 
         wait_for("the memory hog to end", terminated, timeout=120)
         state = kubectl_json("-n", namespace, "get", "pod", "hog")["status"]["containerStatuses"][0]["state"]
-        assert state["terminated"]["reason"] == "OOMKilled", state
-        assert state["terminated"]["exitCode"] == 137
+        log = kubectl("-n", namespace, "logs", "hog").stdout.split()
+        # SIGKILL, after it had touched some memory and before it passed the limit.
+        assert state["terminated"]["exitCode"] == 137, (state, log)
+        assert "done" not in log, log
+        assert log and 16 <= int(log[-1]) < 64, log
+        # containerd names the kill OOMKilled only when its OOM event arrives
+        # before the exit event; it can come after (containerd issues 8180 and
+        # 12260, where critest's own OOM check flakes the same way), and the
+        # reason is then Error. The exit code and the log above are the proof.
+        assert state["terminated"]["reason"] in ("OOMKilled", "Error"), state
     finally:
         kubectl("delete", "namespace", namespace, "--wait=false")
 
