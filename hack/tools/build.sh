@@ -2,7 +2,8 @@
 # Build the test tools the stacks' tests need from the Go module proxy, each
 # into its own cache folder, only when missing; print the bin folder of each.
 #   build.sh prometheus alertmanager cyclonus
-#   prometheus:       prometheus and promtool with every discovery plugin (Debian's lack Kubernetes discovery)
+#   prometheus:       prometheus and promtool with the discovery plugins in PROMETHEUS_PLUGINS
+#                     (Debian's lack Kubernetes discovery)
 #   alertmanager:     alertmanager and amtool
 #   cyclonus:         NetworkPolicy analysis engine (reachability over the rendered policies)
 #   coredns:          the local cluster's DNS, with only the plugins it uses (coredns/main.go)
@@ -21,6 +22,8 @@ die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # build NAME VERSION MODULE@VERSION LDFLAGS PACKAGE... (binaries land in the cache folder)
 # A folder hack/tools/NAME/ holds a main package of ours, built as PACKAGE '.'.
+# With EDIT=<function>, the module's own source is copied, the function edits
+# the copy (its folder as $1), and PACKAGE... are built inside it (./cmd/...).
 build() {
   local name=$1 version=$2 modver=$3 ldflags=$4; shift 4
   local bin=$CACHE/tools/$name-$version
@@ -31,10 +34,15 @@ build() {
   log "building $name $version from the Go module proxy (a few minutes, once)"
   (
     cd "$work"
-    go mod init shipyard.local/tools/"$name" >/dev/null 2>&1
-    if [ -d "$HERE/$name" ]; then cp "$HERE/$name"/*.go .; fi
-    go get "$modver" >"$work/build.log" 2>&1
-    if [ -d "$HERE/$name" ]; then go mod tidy >>"$work/build.log" 2>&1; fi
+    if [ -n "${EDIT:-}" ]; then
+      src=$(go mod download -json "$modver" 2>"$work/build.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+      cp -R "$src" "$work/src" && chmod -R u+w "$work/src" && "$EDIT" "$work/src" && cd "$work/src"
+    else
+      go mod init shipyard.local/tools/"$name" >/dev/null 2>&1
+      if [ -d "$HERE/$name" ]; then cp "$HERE/$name"/*.go .; fi
+      go get "$modver" >"$work/build.log" 2>&1
+      if [ -d "$HERE/$name" ]; then go mod tidy >>"$work/build.log" 2>&1; fi
+    fi
     mkdir -p "$bin"
     go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/" "$@" >>"$work/build.log" 2>&1
   ) || { tail -30 "$work/build.log" >&2; rm -rf "$work"; die "building $name $version failed"; }
@@ -44,13 +52,33 @@ build() {
   echo "$bin"
 }
 
+# Prometheus registers its service discoveries in plugins/plugins.go, which
+# upstream generates from plugins.yml ("make plugins"; their docs' way to
+# build with fewer). The stand-in image and the tests scrape through
+# kubernetes_sd_configs only (roles/monitoring), so this build registers
+# PROMETHEUS_PLUGINS and leaves out the cloud discoveries, whose SDKs (AWS
+# EC2, Google Compute, Azure compute and network) are the largest packages of
+# the full build. A config that names another discovery fails promtool here.
+prometheus_plugins() {
+  local p
+  {
+    printf '// Written by hack/tools/build.sh: the discoveries in PROMETHEUS_PLUGINS.\n\npackage plugins\n\nimport (\n'
+    for p in $PROMETHEUS_PLUGINS; do
+      [ -d "$1/discovery/$p" ] || die "PROMETHEUS_PLUGINS names '$p', which is not a folder of $1/discovery"
+      printf '\t_ "github.com/prometheus/prometheus/discovery/%s"\n' "$p"
+    done
+    printf ')\n'
+  } >"$1/plugins/plugins.go"
+}
+
 for tool in "$@"; do
   case $tool in
     prometheus)
       v=github.com/prometheus/common/version
-      build prometheus "$PROMETHEUS_VERSION" "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" \
+      EDIT=prometheus_plugins build prometheus "$PROMETHEUS_VERSION-sd-${PROMETHEUS_PLUGINS// /-}" \
+        "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" \
         "-X $v.Version=${PROMETHEUS_VERSION#v} -X $v.Revision=module-$PROMETHEUS_MODULE_VERSION -X $v.Branch=release" \
-        github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool ;;
+        ./cmd/prometheus ./cmd/promtool ;;
     alertmanager)
       v=github.com/prometheus/common/version
       build alertmanager "$ALERTMANAGER_VERSION" "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" \
