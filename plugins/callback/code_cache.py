@@ -32,8 +32,9 @@ requirements:
 options:
   folder:
     description:
-      - Where the compiled code is kept. To run without the cache, leave the callback out of C(callbacks_enabled).
-    type: path
+      - Where the compiled code is kept (C(~) is expanded; a relative path is taken from the working directory).
+      - An empty value turns the cache off for the run, as leaving the callback out of C(callbacks_enabled) does.
+    type: str
     default: ~/.cache/shipyard/jinja-code
     ini:
       - section: callback_shipyard_code_cache
@@ -252,7 +253,12 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def v2_playbook_on_start(self, playbook):
+        # Not type "path": that makes an empty value the working directory.
         folder = self.get_option("folder")
+        if not folder:
+            display.vvv("shipyard.platform.code_cache: off, its folder is empty")
+            return
+        folder = os.path.abspath(os.path.expanduser(folder))
         if _jinja_bits is None or ".".join(ansible_version.split(".")[:2]) not in TESTED_CORE:
             display.vvv(f"shipyard.platform.code_cache: off, not tested with ansible-core {ansible_version}")
             return

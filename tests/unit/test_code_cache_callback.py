@@ -44,10 +44,16 @@ PLAYBOOK = r"""
 SAME = "{{ 'a\\1b' }}"
 
 
-def run(tmp_path: Path, name: str, folder: Path | None, playbook: str = PLAYBOOK) -> subprocess.CompletedProcess:
+def run(
+    tmp_path: Path, name: str, folder: Path | str | None, playbook: str = PLAYBOOK, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    """The playbook with the cache in folder ("": the option set empty), or without the callback (None)."""
     (tmp_path / "probe.yml").write_text(playbook)
     (tmp_path / "same.j2").write_text(SAME)
-    env = {**ENV, "SHIPYARD_CODE_CACHE": str(folder)} if folder else {**ENV, "ANSIBLE_CALLBACKS_ENABLED": WITHOUT}
+    if folder is None:
+        env = {**ENV, "ANSIBLE_CALLBACKS_ENABLED": WITHOUT}
+    else:
+        env = {**ENV, "SHIPYARD_CODE_CACHE": str(folder)}
     return subprocess.run(
         [
             "ansible-playbook",
@@ -62,7 +68,7 @@ def run(tmp_path: Path, name: str, folder: Path | None, playbook: str = PLAYBOOK
             f"out={tmp_path / name}",
             str(tmp_path / "probe.yml"),
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -119,6 +125,14 @@ def test_a_folder_others_can_write_is_not_used(tmp_path):
     assert "shipyard.platform.code_cache: off: others can write to" in result.stdout
     assert not list(folder.iterdir())
     assert json.loads((tmp_path / "out.json").read_text())["escaped"] == "a-b"
+
+
+def test_an_empty_folder_turns_it_off(tmp_path):
+    # An empty value means off, and above all not the working directory.
+    result = run(tmp_path, "out.json", "", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "shipyard.platform.code_cache: off, its folder is empty" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "probe.yml", "same.j2"]
 
 
 def test_a_template_that_does_not_compile_fails_as_without_the_cache(tmp_path):
