@@ -84,23 +84,18 @@ class CodeCache:
     def __init__(self, folder):
         self.folder = folder
         self.memory = {}
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key):
         code = self.memory.get(key)
         if code is not None:
-            self.hits += 1
             return code
         try:
             with open(os.path.join(self.folder, key), "rb") as f:
                 # The folder is this user's and only this user's (_owned_private_folder), as Python trusts __pycache__.
                 code = marshal.loads(f.read())  # noqa: S302 - see the line above
         except (OSError, EOFError, ValueError, TypeError):
-            self.misses += 1
             return None
         self.memory[key] = code
-        self.hits += 1
         return code
 
     def put(self, key, code):
