@@ -76,12 +76,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="shipyard-profile-") as folder:
         out = Path(folder)
         rc = profile_workers(playbook_args, out)
-        stats = None
+        stats, workers = None, 0
         for path in sorted(out.glob("*.prof")):
             try:
                 one = pstats.Stats(str(path))
             except (EOFError, ValueError, TypeError):  # a worker ended before it wrote its profile
                 continue
+            workers += 1
             if stats is None:
                 stats = one
             else:
@@ -89,7 +90,6 @@ def main() -> int:
         if stats is None:
             print("no worker profile was written", file=sys.stderr)
             return rc or 1
-        workers = len(list(out.glob("*.prof")))
         print(f"\n{workers} workers, {stats.total_tt:.2f} s in them (profiled)")
         for label, where in GROUPS:
             print(f"  {cumulative(stats, where):6.2f} s  {label}")
