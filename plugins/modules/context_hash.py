@@ -14,6 +14,8 @@ description:
     pattern wins, C(!) re-includes, C(**) matches any number of folders), and hashes the relative paths,
     modes and contents of what remains, together with the Dockerfile and extra strings such as build args.
   - Equal contexts give equal hashes on any machine; any change to a file the build can see changes it.
+  - Also gives the git revision of the context's checkout (C(git rev-parse --short=12 HEAD) in O(path)), or the
+    reason there is none, so a role names its image by content and revision in one call.
   - Reads only; never reports a change.
 options:
   path:
@@ -49,6 +51,14 @@ files:
   description: How many files were hashed.
   returned: always
   type: int
+revision:
+  description: The checkout's revision, 12 hex digits; empty when O(path) is not in a git checkout or git fails.
+  returned: always
+  type: str
+revision_error:
+  description: Why there is no revision (git's message, or that git is missing); empty when there is one.
+  returned: always
+  type: str
 """
 
 import fnmatch
@@ -117,6 +127,17 @@ def context_hash(context: str, dockerfile: str, extra: list[str]) -> tuple[str, 
     return digest.hexdigest(), count
 
 
+def git_revision(module: AnsibleModule, path: str) -> tuple[str, str]:
+    """The checkout's short revision and no error, or no revision and why."""
+    git = module.get_bin_path("git")
+    if git is None:
+        return "", "git is not installed"
+    rc, out, err = module.run_command([git, "rev-parse", "--short=12", "HEAD"], cwd=path)
+    if rc != 0:
+        return "", err.strip() or f"git rev-parse exited {rc}"
+    return out.strip(), ""
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -132,7 +153,8 @@ def main() -> None:
     if not os.path.isfile(os.path.join(path, module.params["dockerfile"])):
         module.fail_json(msg=f"no {module.params['dockerfile']} in build context {path}")
     value, count = context_hash(path, module.params["dockerfile"], module.params["extra"])
-    module.exit_json(changed=False, hash=value, files=count)
+    revision, revision_error = git_revision(module, path)
+    module.exit_json(changed=False, hash=value, files=count, revision=revision, revision_error=revision_error)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +60,35 @@ def test_build_args_and_base_image_count(tmp_path: Path) -> None:
         module.context_hash(ctx, "Dockerfile", ["BASE_ID=a"])[0]
         != module.context_hash(ctx, "Dockerfile", ["BASE_ID=b"])[0]
     )
+
+
+def run_module(path: Path, tmp_path: Path) -> dict:
+    """The module run as Ansible runs it: a Python process reading its arguments from a file."""
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"path": str(path)}}))
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "plugins/modules/context_hash.py"), str(args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return json.loads(out.stdout)
+
+
+def test_the_revision_comes_with_the_hash_or_the_reason_there_is_none(tmp_path: Path) -> None:
+    ctx = make_context(tmp_path / "ctx", ".git\n")  # as the app's .dockerignore has it
+    outside = run_module(ctx, tmp_path)
+    assert outside["revision"] == ""
+    assert "not a git repository" in outside["revision_error"]
+    assert re.fullmatch(r"[0-9a-f]{64}", outside["hash"])
+
+    git = ["git", "-C", str(ctx), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    head = subprocess.run([*git, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True)
+    inside = run_module(ctx, tmp_path)
+    assert inside["revision"] == head.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{12}", inside["revision"])
+    assert inside["revision_error"] == ""
+    assert inside["hash"] == outside["hash"]  # the revision names the image; it does not change the hash
