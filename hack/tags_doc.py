@@ -35,7 +35,11 @@ def table() -> str:
     for tag, plays in rows.items():
         names = "; ".join(name for name, _ in plays)
         hosts = ", ".join(sorted({hosts for _, hosts in plays}))
-        note = " (every run: an unknown tag or role variable stops it before any change)" if tag == "always" else ""
+        note = (
+            " (every run: an unknown tag or role variable, or any role's bad input, stops it before any change)"
+            if tag == "always"
+            else ""
+        )
         lines.append(f"| `{tag}` | {names}{note} | `{hosts}` |")
     return "\n".join(lines) + "\n"
 

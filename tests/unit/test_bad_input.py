@@ -125,6 +125,10 @@ CASES: list[tuple] = [
 ]
 
 
+# Each case's render folder, filled by the fixture below.
+OUTS: list[Path] = []
+
+
 def render(case: tuple, out: Path) -> subprocess.CompletedProcess:
     variable, value, _, *extra = case
     return subprocess.run(
@@ -139,9 +143,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> list[subprocess.CompletedP
     """Every case at once, four at a time."""
     # The folders first, in this thread: the factory creates its base folder on
     # first use, and threads racing to do so each made one (ValueError).
-    outs = [tmp_path_factory.mktemp("bad") for _ in CASES]
+    OUTS[:] = [tmp_path_factory.mktemp("bad") for _ in CASES]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(render, CASES, outs))
+        return list(pool.map(render, CASES, OUTS))
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
@@ -152,3 +156,10 @@ def test_bad_input_is_refused_naming_the_variable(runs: list[subprocess.Complete
     assert run.returncode != 0, f"{variable} was accepted:\n{run.stdout[-1500:]}"
     assert expected in out, f"the refusal of {variable} does not say '{expected}':\n{run.stdout[-2500:]}"
     assert SECRET not in run.stdout + run.stderr, "a secret value appears in the output"
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_a_refused_render_writes_no_file(runs: list[subprocess.CompletedProcess], index: int) -> None:
+    # Every role's inputs are checked before the first role renders (playbooks/inputs.yml).
+    written = sorted(str(p.relative_to(OUTS[index])) for p in OUTS[index].rglob("*"))
+    assert not written, f"{CASES[index][0]} was refused after these were written: {written[:10]}"
