@@ -98,6 +98,6 @@ def test_a_role_skips_its_own_check_only_after_the_site_checked_it() -> None:
         preflight = load(ROOT / "roles" / role / "tasks/preflight.yml")[0]
         assert preflight == {
             "name": "Preflight | Check the inputs",
-            "ansible.builtin.import_tasks": "preflight_inputs.yml",
+            "ansible.builtin.import_tasks": "inputs.yml",
             "when": f"{role}_check_inputs | bool",
         }, role
