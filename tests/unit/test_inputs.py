@@ -101,3 +101,7 @@ def test_a_role_skips_its_own_check_only_after_the_site_checked_it() -> None:
             "ansible.builtin.import_tasks": "inputs.yml",
             "when": f"{role}_check_inputs | bool",
         }, role
+        render = ROOT / "roles" / role / "tasks/render.yml"
+        if render.is_file():  # the render checks them at its start likewise
+            check = next(task for task in load(render) if task.get("ansible.builtin.import_tasks") == "inputs.yml")
+            assert check["when"] == f"{role}_check_inputs | bool", role
