@@ -125,10 +125,6 @@ CASES: list[tuple] = [
 ]
 
 
-# Each case's render folder, filled by the fixture below.
-OUTS: list[Path] = []
-
-
 def render(case: tuple, out: Path) -> subprocess.CompletedProcess:
     variable, value, _, *extra = case
     return subprocess.run(
@@ -139,19 +135,21 @@ def render(case: tuple, out: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> list[subprocess.CompletedProcess]:
-    """Every case at once, four at a time."""
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[subprocess.CompletedProcess, Path]]:
+    """Every case at once, four at a time: each run and the folder it rendered to."""
     # The folders first, in this thread: the factory creates its base folder on
     # first use, and threads racing to do so each made one (ValueError).
-    OUTS[:] = [tmp_path_factory.mktemp("bad") for _ in CASES]
+    outs = [tmp_path_factory.mktemp("bad") for _ in CASES]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(render, CASES, OUTS))
+        return list(zip(pool.map(render, CASES, outs), outs, strict=True))
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_bad_input_is_refused_naming_the_variable(runs: list[subprocess.CompletedProcess], index: int) -> None:
+def test_bad_input_is_refused_naming_the_variable(
+    runs: list[tuple[subprocess.CompletedProcess, Path]], index: int
+) -> None:
     variable, _, expected, *_ = CASES[index]
-    run = runs[index]
+    run, _ = runs[index]
     out = " ".join(run.stdout.split())
     assert run.returncode != 0, f"{variable} was accepted:\n{run.stdout[-1500:]}"
     assert expected in out, f"the refusal of {variable} does not say '{expected}':\n{run.stdout[-2500:]}"
@@ -159,7 +157,8 @@ def test_bad_input_is_refused_naming_the_variable(runs: list[subprocess.Complete
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_a_refused_render_writes_no_file(runs: list[subprocess.CompletedProcess], index: int) -> None:
+def test_a_refused_render_writes_no_file(runs: list[tuple[subprocess.CompletedProcess, Path]], index: int) -> None:
     # Every role's inputs are checked before the first role renders (playbooks/inputs.yml).
-    written = sorted(str(p.relative_to(OUTS[index])) for p in OUTS[index].rglob("*"))
+    _, out = runs[index]
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
     assert not written, f"{CASES[index][0]} was refused after these were written: {written[:10]}"
