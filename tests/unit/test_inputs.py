@@ -3,11 +3,13 @@
 Each role checks its own inputs at its start, but the site runs the roles one
 after the other: without these checks up front, a bad value for hardening was
 refused only after the image was built and the app, logging and monitoring were
-applied. These tests hold the wiring: every role a site play runs on the cluster
-has an `inputs` entry point, playbooks/inputs.yml runs each of them, and the
+applied, and a bad kind_cluster value only after the engine and the tools were
+installed on the cluster hosts. These tests hold the wiring: every role a site
+play runs, on the cluster or on its hosts, has an `inputs` entry point, playbooks/inputs.yml runs each of them, and the
 site and the render import it before anything else they do. The behaviour
 itself is tested where it happens: tests/unit/test_bad_input.py (render writes
-no file) and the site scenario's verify (a refused run changes nothing).
+no file), tests/unit/test_bootstrap_inputs.py (no cluster host is reached) and
+the site scenario's verify (a refused run changes nothing).
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ PLAYBOOKS = ROOT / "playbooks"
 ROLE = re.compile(r"shipyard\.platform\.([a-z_0-9]+)")
 # A play's role: `role:` in its roles, `name:` of import_role or include_role.
 ROLE_OF_PLAY = re.compile(r"^\s*-?\s*(?:role|name): shipyard\.platform\.([a-z_0-9]+)\s*$", re.MULTILINE)
-# Run before inputs.yml, on the cluster's hosts (their roles check their own at the play's start), or
-# only the shared `common` role's helpers.
-NOT_CHECKED = {"container_runtime", "k8s_tools", "kind_cluster", "common"}
+# Only the shared `common` role's helpers (the cluster check, the lock, the StatefulSet guard).
+NOT_CHECKED = {"common"}
 
 
 def load(path: Path) -> list[dict]:

@@ -49,7 +49,11 @@ CONTRACT: dict[str, tuple[set[str], set[str]]] = {
     "summary": ({CHECK, SUMMARY}, {"common"}),
 }
 GATE = "Check the run's tags and variables"
-INPUTS = {"Check the image's and the shared stacks' inputs", "Check the app's inputs"}
+INPUTS = {
+    "Check the image's and the shared stacks' inputs",
+    "Check the app's inputs",
+    "Check the cluster hosts' inputs",
+}
 PLAY = re.compile(r"^  play #\d+ \([^)]*\): (?P<name>.*?)\tTAGS: ")
 # A role's task: "role : name", the role by its short or its fully qualified name.
 TASK = re.compile(
