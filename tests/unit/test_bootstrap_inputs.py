@@ -35,6 +35,8 @@ CASES = [
     ("k8s_tools_mirror_url", "mirror.example", "k8s_tools_mirror_url is empty (the publishers' sites) or an http"),
     ("kind_cluster_name", "Shipyard_Dev", 'kind_cluster_name: "Shipyard_Dev" is not a DNS label'),
     ("kind_cluster_api_server_port", 70000, "kind_cluster_api_server_port (70000) is not a port number"),
+    # A string, as `-e kind_cluster_worker_count=-1` gives it: the spec accepts it as an int, the rule compares it.
+    ("kind_cluster_worker_count", "-1", "kind_cluster_worker_count (-1) is 0 or more"),
 ]
 
 
