@@ -10,18 +10,11 @@ check. Real pods: the site's workloads on the real node are read ready by its wa
 
 from __future__ import annotations
 
-import re
-
 from realpods import ansible_playbook
+from tenantsite import recap
 from typed_options import as_key_value, in_force
 
 ROLES = ["app_deploy", "logging", "monitoring", "hardening", "image_build"]
-
-
-def changed(out: str) -> int:
-    found = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", out)
-    assert found, out[-3000:]
-    return int(found.group(1))
 
 
 def test_the_site_with_name_value_strings_changes_nothing(cluster) -> None:
@@ -33,7 +26,7 @@ def test_the_site_with_name_value_strings_changes_nothing(cluster) -> None:
     assert plain.returncode == 0, plain.stdout[-3000:]
     strings = ansible_playbook("playbooks/site.yml", *args)
     assert strings.returncode == 0, strings.stdout[-3000:]
-    assert changed(strings.stdout) == 0, strings.stdout[-3000:]
+    assert recap(strings.stdout)["localhost"] == (0, 0), strings.stdout[-3000:]
     preview = ansible_playbook("playbooks/site.yml", "--check", "--diff", *args)
     assert preview.returncode == 0, preview.stdout[-3000:]
-    assert changed(preview.stdout) == 0, preview.stdout[-3000:]
+    assert recap(preview.stdout)["localhost"] == (0, 0), preview.stdout[-3000:]

@@ -11,10 +11,10 @@ brings it back. Proves a scheduling outcome (Pending), not a container.
 from __future__ import annotations
 
 import json
-import re
 
 from realpods import APP_NAMESPACE, ansible_playbook, kubectl_json, wait_for
 from realpods import MONITORING_NAMESPACE as NAMESPACE
+from tenantsite import recap
 
 # The sandbox inventory's placement (placement.yml) with one more label that no node has.
 SIMULATED = {
@@ -24,12 +24,6 @@ SIMULATED = {
     ],
 }
 NOWHERE = {**SIMULATED, "nodeSelector": {"type": "kwok", "shipyard.test/nowhere": "true"}}
-
-
-def recap_changed(out: str) -> int:
-    found = re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)", out)
-    assert found, out[-2000:]
-    return int(found.group(1))
 
 
 def test_an_unready_workload_fails_every_run_naming_it(cluster) -> None:
@@ -47,7 +41,7 @@ def test_an_unready_workload_fails_every_run_naming_it(cluster) -> None:
         again = ansible_playbook("playbooks/site.yml", "--tags", "monitoring", "-e", broken)
         assert again.returncode != 0, again.stdout[-3000:]
         assert named in again.stdout, again.stdout[-3000:]
-        assert recap_changed(again.stdout) == 0, "the rerun changed objects: " + again.stdout[-3000:]
+        assert recap(again.stdout)["localhost"][0] == 0, "the rerun changed objects: " + again.stdout[-3000:]
         for other in ("prometheus", "alertmanager", "kube-state-metrics"):
             assert f"/{other}:" not in again.stdout, f"{other} is ready and was named: {again.stdout[-3000:]}"
     finally:

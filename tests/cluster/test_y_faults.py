@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from realpods import ANSIBLE_ENV, APP_NAMESPACE, NODE_CONTAINER, ROOT, ansible_playbook, kubectl, kubectl_json, wait_for
+from tenantsite import recap
 
 PLAYBOOK = ["ansible-playbook", "-i", "inventories/sandbox", "playbooks/app.yml"]
 ENV = ANSIBLE_ENV
@@ -62,10 +63,6 @@ def converge(*extra: str, env: dict[str, str] | None = None) -> str:
     run = ansible_playbook("playbooks/app.yml", *extra, env=env)
     assert run.returncode == 0, run.stdout[-4000:]
     return run.stdout
-
-
-def changed(out: str) -> int:
-    return int(re.search(r"localhost\s+: ok=\d+\s+changed=(\d+)", out)[1])
 
 
 def component_pid(name: str) -> int:
@@ -163,7 +160,7 @@ def test_after_a_freeze_and_exits_the_control_plane_comes_back_and_the_rerun_con
 
     wait_for("a new app pod to be scheduled, started and ready", replaced, timeout=180)
     converge()
-    assert changed(converge()) == 0
+    assert recap(converge())["localhost"][0] == 0
     assert app_secret() == secrets
 
 
@@ -188,7 +185,7 @@ def test_two_runs_at_once_take_turns_and_the_second_names_the_first(cluster: Pat
     waited = re.search(r"The site lock default/shipyard-site is held by (\S+@\S+ pid (\d+))", out2)
     assert waited, f"the second run did not say it waited:\n{out2[-3000:]}"
     assert int(waited[2]) == first.pid, waited[0]
-    assert changed(out2) == 0
+    assert recap(out2)["localhost"][0] == 0
     assert app_secret() == secrets
 
 
@@ -209,7 +206,7 @@ def test_a_killed_run_leaves_a_lock_the_next_run_takes_over(cluster: Path) -> No
         converge(env={"TMPDIR": str(tmp)})
         assert time.monotonic() - started < 120
         assert f" pid {run.pid} " not in lock_holder()
-        assert changed(converge(env={"TMPDIR": str(tmp)})) == 0
+        assert recap(converge(env={"TMPDIR": str(tmp)}))["localhost"][0] == 0
         assert app_secret() == secrets
         # Only kubernetes.core's discovery caches stay: no folder, no key.
         assert [p.name for p in tmp.iterdir() if not p.name.startswith("k8srcp-")] == []
