@@ -5,19 +5,20 @@
 # (same Kubernetes version, same wrapper module: the node build shares most
 # of its compiled packages with the control plane).
 #
-# Where the internet is reachable the official release artifacts are
-# downloaded and checked against the publisher's sha256 files (and the pins
-# in checksums.txt where recorded).
-# Where it is not, everything is built from the Go module proxy. Each binary
+# By default everything is built from the Go module proxy, and nothing else
+# is contacted. Where the internet is reachable, SHIPYARD_SANDBOX_SOURCE=download
+# fetches the official release artifacts instead and checks them against the
+# publisher's sha256 files (and the pins in checksums.txt where recorded);
+# auto probes dl.k8s.io first and builds when it does not answer. Each binary
 # is stamped on success, so an interrupted build resumes where it stopped and
 # a warm cache returns at once.
 #
-#   SHIPYARD_SANDBOX_SOURCE=auto|download|build   (default auto)
+#   SHIPYARD_SANDBOX_SOURCE=build|download|auto   (default build)
 set -euo pipefail
 # shellcheck source=hack/sandbox/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-SOURCE=${SHIPYARD_SANDBOX_SOURCE:-auto}
+SOURCE=${SHIPYARD_SANDBOX_SOURCE:-build}
 KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
 ALL_BINS=("${KUBE_BINS[@]}" etcd kwok kwokctl kind helm)
 WORK=$SHIPYARD_CACHE/sandbox/src-$SANDBOX_RECIPE
@@ -184,7 +185,7 @@ build_gotool() { # module@version package... ; installs into the bin dir
 }
 
 build_all() {
-  command -v go >/dev/null || die "go is not installed and the internet is not reachable: install Go (https://go.dev/dl) or run where dl.k8s.io answers"
+  command -v go >/dev/null || die "go is needed to build the binaries: install Go (https://go.dev/dl), or set SHIPYARD_SANDBOX_SOURCE=download where dl.k8s.io answers"
   log "building from the Go module proxy into $SANDBOX_BIN_DIR"
   need etcd && with_progress "etcd ${ETCD_VERSION}" build_etcd
   if need kwok || need kwokctl; then
@@ -211,7 +212,7 @@ case $SOURCE in
     else
       build_all
     fi ;;
-  *) die "SHIPYARD_SANDBOX_SOURCE must be auto, download or build, not '$SOURCE'" ;;
+  *) die "SHIPYARD_SANDBOX_SOURCE must be build, download or auto, not '$SOURCE'" ;;
 esac
 
 for b in "${ALL_BINS[@]}"; do
