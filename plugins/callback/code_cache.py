@@ -62,6 +62,7 @@ import jinja2
 from ansible.module_utils.ansible_release import __version__ as ansible_version
 from ansible.plugins.callback import CallbackBase
 from ansible.utils.display import Display
+from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import install_if_tested
 
 try:  # ansible-core's private templating parts, as 2.19 has them
     from ansible._internal._templating import _jinja_bits
@@ -72,8 +73,6 @@ display = Display()
 
 # Bump when the file format or the key changes.
 FORMAT = "1"
-# The ansible-core versions (major.minor) whose private templating parts this was tested with.
-TESTED_CORE = ("2.19",)
 # The compiled code of the expression that compile_expression is compiling, handed up from compile.
 _recording: contextvars.ContextVar[list | None] = contextvars.ContextVar("shipyard_code_cache_recording", default=None)
 
@@ -254,14 +253,11 @@ class CallbackModule(CallbackBase):
             display.vvv("shipyard.platform.code_cache: off, its folder is empty")
             return
         folder = os.path.abspath(os.path.expanduser(folder))
-        if _jinja_bits is None or ".".join(ansible_version.split(".")[:2]) not in TESTED_CORE:
+        if _jinja_bits is None:
             display.vvv(f"shipyard.platform.code_cache: off, not tested with ansible-core {ansible_version}")
             return
-        try:
-            result = install(folder, self.get_option("max_entries"))
-        except Exception as ex:  # a speed-up must never stop a run
-            result = f"{type(ex).__name__}: {ex}"
-        if isinstance(result, str):
-            display.vvv(f"shipyard.platform.code_cache: off: {result}")
-        else:
-            display.vvv(f"shipyard.platform.code_cache: compiled templates kept in {folder}")
+        install_if_tested(
+            self.CALLBACK_NAME,
+            lambda: install(folder, self.get_option("max_entries")),
+            f"compiled templates kept in {folder}",
+        )

@@ -34,11 +34,11 @@ import functools
 import inspect
 
 from ansible.executor.task_result import _RawTaskResult
-from ansible.module_utils.ansible_release import __version__ as ansible_version
 from ansible.plugins.callback import CallbackBase
 from ansible.plugins.strategy import StrategyBase
 from ansible.template import Templar
 from ansible.utils.display import Display
+from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import install_if_tested
 
 try:  # ansible-core's private warning capture, as 2.19 has it
     from ansible._internal._display_utils import DeferredWarningContext
@@ -46,9 +46,6 @@ except ImportError:
     DeferredWarningContext = None
 
 display = Display()
-
-# The ansible-core versions (major.minor) whose task executor judges conditions as this does.
-TESTED_CORE = ("2.19",)
 
 
 def skipped_result(task, host, task_vars, play_context, loader):
@@ -84,7 +81,7 @@ def skipped_result(task, host, task_vars, play_context, loader):
 
 
 def install():
-    """Wrap StrategyBase._queue_task; return True, or why it is off."""
+    """Wrap StrategyBase._queue_task; return True, or a string that says why it is off."""
     original = StrategyBase._queue_task
     if getattr(original, "_shipyard_early_skip", False):
         return True
@@ -131,14 +128,4 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def v2_playbook_on_start(self, playbook):
-        if ".".join(ansible_version.split(".")[:2]) not in TESTED_CORE:
-            display.vvv(f"shipyard.platform.early_skip: off, not tested with ansible-core {ansible_version}")
-            return
-        try:
-            result = install()
-        except Exception as ex:  # a speed-up must never stop a run
-            result = f"{type(ex).__name__}: {ex}"
-        if result is True:
-            display.vvv("shipyard.platform.early_skip: false conditions are judged in the controller")
-        else:
-            display.vvv(f"shipyard.platform.early_skip: off: {result}")
+        install_if_tested(self.CALLBACK_NAME, install, "false conditions are judged in the controller")

@@ -30,15 +30,10 @@ import functools
 import inspect
 import os
 
-from ansible.module_utils.ansible_release import __version__ as ansible_version
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.callback import CallbackBase
-from ansible.utils.display import Display
+from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import install_if_tested
 
-display = Display()
-
-# The ansible-core versions (major.minor) whose variable manager loads vars_files as this expects.
-TESTED_CORE = ("2.19",)
 # The only callers of load_from_file with this cache option are the variable manager's vars_files reads.
 VARS_FILES_CACHE_OPTION = "vaulted"
 
@@ -94,14 +89,4 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def v2_playbook_on_start(self, playbook):
-        if ".".join(ansible_version.split(".")[:2]) not in TESTED_CORE:
-            display.vvv(f"shipyard.platform.vars_files_cache: off, not tested with ansible-core {ansible_version}")
-            return
-        try:
-            result = install()
-        except Exception as ex:  # a speed-up must never stop a run
-            result = f"{type(ex).__name__}: {ex}"
-        if isinstance(result, str):
-            display.vvv(f"shipyard.platform.vars_files_cache: off: {result}")
-        else:
-            display.vvv("shipyard.platform.vars_files_cache: each vars_files file is parsed once per version")
+        install_if_tested(self.CALLBACK_NAME, install, "each vars_files file is parsed once per version")

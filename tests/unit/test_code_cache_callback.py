@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from localplay import ROOT, run_local_playbook
+
 ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
 WITHOUT = "shipyard.platform.preload, shipyard.platform.private_tmp"
 
@@ -54,26 +54,12 @@ def run(
         env = {**ENV, "ANSIBLE_CALLBACKS_ENABLED": WITHOUT}
     else:
         env = {**ENV, "SHIPYARD_CODE_CACHE": str(folder)}
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-vvv",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            f"out={tmp_path / name}",
-            str(tmp_path / "probe.yml"),
-        ],
+    return run_local_playbook(
+        tmp_path / "probe.yml",
+        env,
+        extra_args=("-vvv", "-e", f"out={tmp_path / name}"),
         cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+        must_succeed=False,
     )
 
 

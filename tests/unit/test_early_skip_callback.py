@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from localplay import ROOT, run_local_playbook
+
 # Verbose: the output shows each skipped result, as the worker's would be shown.
 ENV = {
     **os.environ,
@@ -132,26 +131,7 @@ EARLY = {
 def run(tmp_path: Path, **env: str) -> tuple[list[str], str, dict]:
     (tmp_path / "site.yml").write_text(PLAYBOOK)
     (tmp_path / "runner.py").write_text(COUNTING_RUNNER)
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(tmp_path / "runner.py"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            str(tmp_path / "site.yml"),
-        ],
-        cwd=ROOT,
-        env={**ENV, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_local_playbook(tmp_path / "site.yml", {**ENV, **env}, tmp_path / "runner.py")
     lines = result.stdout.splitlines()
     forked = [line for line in lines if line.startswith("FORKED=")]
     assert len(forked) == 1, result.stdout

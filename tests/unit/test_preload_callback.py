@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from localplay import ROOT, run_local_playbook
 
-ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
 OURS = "ansible_collections.shipyard.platform.plugins."
 WARNINGS: list[str] = []
@@ -56,25 +54,7 @@ def held(tmp_path: Path, **env: str) -> list[str]:
     (tmp_path / "lookup_plugins").mkdir(exist_ok=True)
     (tmp_path / "lookup_plugins" / "probe.py").write_text(PROBE)
     (tmp_path / "probe.yml").write_text(PLAYBOOK)
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            str(tmp_path / "probe.yml"),
-        ],
-        cwd=ROOT,
-        env={**ENV, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    run = run_local_playbook(tmp_path / "probe.yml", {**ENV, **env})
     WARNINGS.append(run.stderr)
     return json.loads((tmp_path / "held.json").read_text())
 

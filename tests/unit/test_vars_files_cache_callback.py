@@ -11,11 +11,10 @@ tasks see; without the callback it is parsed again for every task.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from localplay import ROOT, run_local_playbook
+
 ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
 ENV.pop("ANSIBLE_CALLBACKS_ENABLED", None)
 TASKS = 12
@@ -79,27 +78,7 @@ def run(tmp_path: Path, rewrite: bool = False, **env: str) -> int:
     shared.write_text("shared: first\n")
     (tmp_path / "site.yml").write_text(playbook(rewrite))
     (tmp_path / "runner.py").write_text(COUNTING_RUNNER)
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(tmp_path / "runner.py"),
-            str(shared),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            str(tmp_path / "site.yml"),
-        ],
-        cwd=ROOT,
-        env={**ENV, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_local_playbook(tmp_path / "site.yml", {**ENV, **env}, tmp_path / "runner.py", (str(shared),))
     counts = [line for line in result.stdout.splitlines() if line.startswith("PARSES=")]
     assert len(counts) == 1, result.stdout
     return int(counts[0].removeprefix("PARSES="))
