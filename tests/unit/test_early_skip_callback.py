@@ -96,12 +96,18 @@ PLAYBOOK = """\
       when: item > 1
       register: looped
 
-    - name: A condition that fails to evaluate is ignored here, as the worker ignores it
+    - name: A condition that fails to evaluate is left to the worker, which fails the task
       ansible.builtin.debug:
         msg: never
       when: no_such_variable.attribute
-      ignore_errors: true
+      ignore_errors: true  # the failure is what is tested: the registered result must say it
       register: broken
+
+    - name: A false condition that warns is left to the worker, which reports the warning
+      ansible.builtin.debug:
+        msg: never
+      when: "{{ disabled }}"
+      register: warned
 
     - name: In a block that is off
       when: disabled
@@ -114,7 +120,7 @@ PLAYBOOK = """\
     - name: Write every registered result
       ansible.builtin.copy:
         content: "{{ {'plain': plain, 'hidden': hidden, 'magic': magic, 'magic_true': magic_true, 'second': second,
-                      'looped': looped, 'broken': broken, 'inherited': inherited} | to_nice_json }}"
+                      'looped': looped, 'broken': broken, 'warned': warned, 'inherited': inherited} | to_nice_json }}"
         dest: "{{ playbook_dir }}/registered.json"
         mode: "0600"
 """
@@ -135,7 +141,8 @@ def run(tmp_path: Path, **env: str) -> tuple[list[str], str, dict]:
     lines = result.stdout.splitlines()
     forked = [line for line in lines if line.startswith("FORKED=")]
     assert len(forked) == 1, result.stdout
-    output = "\n".join(line for line in lines if not line.startswith("FORKED="))
+    # The warnings are on stderr: they belong to the output compared too.
+    output = "\n".join(line for line in lines if not line.startswith("FORKED=")) + "\n" + result.stderr
     registered = json.loads((tmp_path / "registered.json").read_text())
     return forked[0].removeprefix("FORKED=").split("|"), output, registered
 
@@ -158,7 +165,9 @@ def test_false_conditions_fork_no_worker_and_change_nothing_else(tmp_path):
     # The registered results, the output and the recap are the same, task for task.
     assert with_registered == without_registered
     assert same(with_output) == same(without_output)
-    assert "skipped=5" in with_output and "ignored=1" in with_output
+    assert "skipped=6" in with_output and "ignored=1" in with_output
+    # The warning is the worker's, shown once, as without the callback.
+    assert with_output.count("Conditionals should not be surrounded by templating delimiters") == 1
     assert "false_condition: 1 > 2" in with_output
 
 
@@ -176,6 +185,7 @@ def test_the_skipped_results_say_why(tmp_path):
     assert registered["magic_true"].get("skipped") is None and registered["magic_true"]["msg"]
     assert [item.get("skipped", False) for item in registered["looped"]["results"]] == [True, False]
     assert registered["broken"]["failed"] is True
+    assert registered["warned"]["skipped"] is True
     # no_log censors the skipped result in the output as it censors the worker's.
     hidden = output.split("TASK [False under no_log]")[1].split("TASK [")[0]
     assert "the output has been hidden due to the fact that" in hidden
