@@ -54,7 +54,8 @@ def skipped_result(task, host, task_vars, play_context, loader):
     None means "let a worker run it": no condition, a loop, delegation, a true condition, or any doubt
     (an error, a warning) about what the worker would decide.
     """
-    if not task.when or task.loop_with or task.loop is not None or task.delegate_to:
+    conditions = task.when  # the task's own and its parents': computed on each read
+    if not conditions or task.loop_with or task.loop is not None or task.delegate_to:
         return None
     templar = Templar(loader=loader, variables=task_vars)
     # What TaskExecutor adds before it evaluates the condition: the search path, then the
@@ -71,12 +72,13 @@ def skipped_result(task, host, task_vars, play_context, loader):
     context.update_vars(variables)
     false_condition = {}
     with DeferredWarningContext(variables=variables) as warnings:
-        if task._resolve_conditional(task.when, variables, result_context=false_condition):
+        if task._resolve_conditional(conditions, variables, result_context=false_condition):
             return None
+        result = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False", **false_condition}
+        templar.available_variables = variables  # no_log is templated with the worker's variables
+        task.update_result_no_log(templar, result)
     if warnings.get_warnings() or warnings.get_deprecation_warnings():
-        return None  # the worker reports them with its result
-    result = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False", **false_condition}
-    task.update_result_no_log(Templar(loader=loader, variables=variables), result)
+        return None  # the worker reports them with its result (an invalid no_log warns too)
     return result
 
 

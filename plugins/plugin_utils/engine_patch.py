@@ -15,21 +15,19 @@ display = Display()
 TESTED_CORE = ("2.19",)
 
 
-def install_if_tested(name: str, install: t.Callable[[], object], installed: str) -> object | None:
+def install_if_tested(name: str, install: t.Callable[[], object], installed: str) -> None:
     """Run install() on a tested ansible-core; say at -vvv what came of it; never stop the run.
 
     install returns a string that says why the speed-up is off, or anything else once it is on.
-    Returns install's result when it is on, else None.
     """
     if ".".join(ansible_version.split(".")[:2]) not in TESTED_CORE:
         display.vvv(f"{name}: off, not tested with ansible-core {ansible_version}")
-        return None
+        return
     try:
         result = install()
     except Exception as ex:  # a speed-up must never stop a run
         result = f"{type(ex).__name__}: {ex}"
     if isinstance(result, str):
         display.vvv(f"{name}: off: {result}")
-        return None
-    display.vvv(f"{name}: {installed}")
-    return result
+    else:
+        display.vvv(f"{name}: {installed}")
