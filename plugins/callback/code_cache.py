@@ -1,6 +1,7 @@
 # Copyright: shipyard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Keep the Python code that Jinja compiles from templates and conditions, so that a rerun does not compile it again."""
+"""Keep the Python code that Jinja compiles from templates and conditions, and Mitogen from the modules it serves,
+so that a rerun does not compile it again."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ DOCUMENTATION = r"""
 name: code_cache
 type: aggregate
 author: shipyard developers (@shipyard)
-short_description: Keep the code Jinja compiles from templates and conditions across runs, as Python keeps bytecode
+short_description: Keep the code Jinja and Mitogen compile across runs, as Python keeps bytecode
 description:
   - Ansible runs each task in a worker process forked from the controller, and the worker compiles every
     template of the task's arguments, every C(when) condition and every template file that a lookup
@@ -26,6 +27,14 @@ description:
   - It works on the private parts of ansible-core's templating (C(AnsibleEnvironment.compile) and
     C(compile_expression)), which it has been tested with on ansible-core 2.19 only; with another
     version it does nothing and says so at C(-vvv).
+  - When a play runs with a Mitogen strategy, it also keeps, in the same folder, what Mitogen's
+    multiplexer compiles on every run only to find which modules a module imports (the source of
+    each module it serves, and of each module that a task's module imports), and the minified
+    source of C(mitogen.core) that each new Mitogen interpreter boots from. Each is named by a hash
+    of what it is made from (the source, its file name, the compiler flags, the versions of Python
+    and Mitogen). It replaces the C(compile) of the Mitogen modules that make those calls, and
+    C(mitogen.parent._get_core_source), before the multiplexer is forked; tested with Mitogen 0.3
+    only, with another version it leaves them alone and says so at C(-vvv).
   - Enable it with C(callbacks_enabled = shipyard.platform.code_cache) in C(ansible.cfg).
 requirements:
   - Enabled in C(callbacks_enabled).
@@ -50,13 +59,18 @@ options:
         key: max_entries
 """
 
+import __future__
+
+import builtins
 import contextvars
 import hashlib
+import inspect
 import marshal
 import os
 import stat
 import sys
 import tempfile
+import types
 
 import jinja2
 from ansible.module_utils.ansible_release import __version__ as ansible_version
@@ -73,6 +87,8 @@ display = Display()
 
 # Bump when the file format or the key changes.
 FORMAT = "1"
+# The Mitogen versions (major, minor) whose private parts the Mitogen half was tested with.
+TESTED_MITOGEN = ((0, 3),)
 # The compiled code of the expression that compile_expression is compiling, handed up from compile.
 _recording: contextvars.ContextVar[list | None] = contextvars.ContextVar("shipyard_code_cache_recording", default=None)
 
@@ -207,11 +223,81 @@ class Wrapper:
         return jinja2.environment.TemplateExpression(template, undefined_to_none)
 
 
-def install(folder, max_entries):
-    """Wrap the compile steps of ansible-core's Jinja environment; return the cache, or why it is off."""
-    env_class = _jinja_bits.AnsibleEnvironment
-    if getattr(env_class, "_shipyard_code_cache", None) is not None:
-        return env_class._shipyard_code_cache
+def _future_flags(module):
+    """The compiler flags of the __future__ features that module imports (what its own compile() calls inherit)."""
+    flags = 0
+    for name in __future__.all_feature_names:
+        feature = getattr(__future__, name)
+        if module.__dict__.get(name) is feature:
+            flags |= feature.compiler_flag
+    return flags
+
+
+class SourceCompiler:
+    """compile() for a module of Mitogen's: the code of the same source, file name and mode, kept in the cache.
+
+    Mitogen's multiplexer compiles the source of every module it serves, and of every module a task's
+    module imports, only to read its import statements; the source is the same from one run to the next.
+    """
+
+    def __init__(self, cache, module):
+        self.cache = cache
+        # A module's compile() calls inherit its __future__ features: the same flags, stated, so that the
+        # code is what the original call compiles.
+        self.flags = _future_flags(module)
+        self.versions = f"{FORMAT}|{sys.version}|python"
+
+    def __call__(self, source, filename, mode, *args, **kwargs):
+        if args or kwargs or not isinstance(source, (str, bytes)) or not isinstance(filename, str):
+            return builtins.compile(source, filename, mode, *args, **kwargs)  # not the calls it was made for
+        data = source if isinstance(source, bytes) else source.encode("utf-8", "surrogatepass")
+        head = f"{self.versions}|{self.flags}|{mode}|{filename}|".encode("utf-8", "surrogatepass")
+        key = hashlib.sha256(head + data).hexdigest()
+        code = self.cache.get(key)
+        if not isinstance(code, types.CodeType):
+            code = builtins.compile(source, filename, mode, self.flags, True)
+            self.cache.put(key, code)
+        return code
+
+
+def install_mitogen(cache):
+    """Keep what Mitogen's multiplexer compiles and minifies; return the names wrapped, or why it is off."""
+    try:
+        import ansible_mitogen.module_finder  # noqa: PLC0415 - only when a play runs with a Mitogen strategy
+        import mitogen  # noqa: PLC0415 - as above
+        import mitogen.core  # noqa: PLC0415 - as above
+        import mitogen.master  # noqa: PLC0415 - as above; its import installs the minifying core source
+        import mitogen.parent  # noqa: PLC0415 - as above
+    except ImportError as ex:
+        return f"Mitogen cannot be imported: {ex}"
+    if tuple(mitogen.__version__[:2]) not in TESTED_MITOGEN:
+        return f"not tested with Mitogen {'.'.join(map(str, mitogen.__version__))}"
+    if getattr(mitogen.parent, "_shipyard_code_cache", None) is not None:
+        return mitogen.parent._shipyard_code_cache
+    for module in (mitogen.master, ansible_mitogen.module_finder):
+        if "compile" in module.__dict__:
+            return f"{module.__name__} defines its own compile"
+        module.compile = SourceCompiler(cache, module)
+    original_core_source = mitogen.parent._get_core_source
+    versions = f"{FORMAT}|{sys.version}|mitogen-core|{mitogen.__version__}|"
+
+    def core_source():
+        # The minified source of mitogen.core that each new interpreter boots from: a function of that source.
+        key = hashlib.sha256(versions.encode() + inspect.getsource(mitogen.core).encode("utf-8")).hexdigest()
+        kept = cache.get(key)
+        if isinstance(kept, str):
+            return kept
+        minified = original_core_source()
+        cache.put(key, minified)
+        return minified
+
+    mitogen.parent._get_core_source = core_source
+    mitogen.parent._shipyard_code_cache = cache
+    return cache
+
+
+def open_cache(folder, max_entries):
+    """The cache in folder, emptied first when it holds more than max_entries files; or why it cannot be."""
     why = _owned_private_folder(folder)
     if why:
         return why
@@ -223,7 +309,14 @@ def install(folder, max_entries):
                 os.unlink(os.path.join(folder, name))
     except OSError as ex:
         return str(ex)
-    cache = CodeCache(folder)
+    return CodeCache(folder)
+
+
+def install(cache):
+    """Wrap the compile steps of ansible-core's Jinja environment; return the cache."""
+    env_class = _jinja_bits.AnsibleEnvironment
+    if getattr(env_class, "_shipyard_code_cache", None) is not None:
+        return env_class._shipyard_code_cache
     wrapper = Wrapper(cache)
 
     def compile(self, source, *args, **kwargs):
@@ -253,11 +346,25 @@ class CallbackModule(CallbackBase):
             display.vvv("shipyard.platform.code_cache: off, its folder is empty")
             return
         folder = os.path.abspath(os.path.expanduser(folder))
+        opened = []
+
+        def cache():
+            if not opened:
+                opened.append(open_cache(folder, self.get_option("max_entries")))
+            return opened[0]
+
         if _jinja_bits is None:
-            display.vvv(f"shipyard.platform.code_cache: off, not tested with ansible-core {ansible_version}")
-            return
-        install_if_tested(
-            self.CALLBACK_NAME,
-            lambda: install(folder, self.get_option("max_entries")),
-            f"compiled templates kept in {folder}",
-        )
+            display.vvv(f"{self.CALLBACK_NAME}: off for templates, not tested with ansible-core {ansible_version}")
+        else:
+            install_if_tested(
+                self.CALLBACK_NAME,
+                lambda: cache() if isinstance(cache(), str) else install(cache()),
+                f"compiled templates kept in {folder}",
+            )
+        # Mitogen's multiplexer is forked from this process when the first play starts: it inherits the wrapper.
+        if any("mitogen" in str(play.strategy) for play in playbook.get_plays()):
+            install_if_tested(
+                self.CALLBACK_NAME,
+                lambda: cache() if isinstance(cache(), str) else install_mitogen(cache()),
+                f"the code Mitogen compiles to find imports, and its minified core, kept in {folder}",
+            )

@@ -9,8 +9,10 @@ planting other code in one of its files.
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
+import types
 from pathlib import Path
 
 from localplay import ROOT, run_local_playbook
@@ -129,3 +131,35 @@ def test_a_template_that_does_not_compile_fails_as_without_the_cache(tmp_path):
         assert result.returncode == 2
         messages.append([line for line in result.stdout.splitlines() if "Syntax error" in line][:1])
     assert messages[0] and messages[0] == messages[1] == messages[2]
+
+
+def test_the_code_mitogen_compiles_to_find_imports_is_kept_and_is_what_python_compiles(tmp_path):
+    # The playbook's copy task runs a module through Mitogen (the repository's strategy): its multiplexer
+    # compiles the module's imports, each only to read its import statements, and minifies its own core.
+    folder = tmp_path / "cache"
+    result = run(tmp_path, "out.json", folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the code Mitogen compiles to find imports, and its minified core, kept in" in result.stdout
+    kept = [marshal.loads(p.read_bytes()) for p in folder.iterdir()]  # noqa: S302 - the test's own folder
+    files = [c for c in kept if isinstance(c, types.CodeType) and Path(c.co_filename).is_file()]
+    assert len(files) >= 20, len(files)  # ansible's module_utils among them
+    assert any(c.co_filename.endswith("/ansible/module_utils/basic.py") for c in files)
+    for code in files:  # the code Python compiles from the file, as Mitogen's own call would
+        assert code == compile(Path(code.co_filename).read_bytes(), code.co_filename, "exec", 0, True), code
+    core = [s for s in kept if isinstance(s, str)]
+    assert len(core) == 1 and "class Broker" in core[0]
+
+
+def test_without_mitogen_only_templates_are_kept(tmp_path):
+    folder = tmp_path / "cache"
+    (tmp_path / "probe.yml").write_text(PLAYBOOK)
+    (tmp_path / "same.j2").write_text(SAME)
+    result = run_local_playbook(
+        tmp_path / "probe.yml",
+        {**ENV, "SHIPYARD_CODE_CACHE": str(folder), "ANSIBLE_STRATEGY": "linear"},
+        extra_args=("-vvv", "-e", f"out={tmp_path / 'out.json'}"),
+    )
+    assert "compiled templates kept in" in result.stdout
+    assert "the code Mitogen compiles" not in result.stdout
+    kept = [marshal.loads(p.read_bytes()) for p in folder.iterdir()]  # noqa: S302 - the test's own folder
+    assert kept and not [c for c in kept if isinstance(c, str) or Path(getattr(c, "co_filename", "")).is_file()]
