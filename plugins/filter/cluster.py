@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import getpass
+import multiprocessing
 import os
 import re
 import socket
@@ -68,17 +69,23 @@ def shipyard_k8s_reason(result: dict[str, Any]) -> str:
     return f"{meaning}; the client said: {detail}" if meaning else detail
 
 
-def shipyard_run_identity(label: str) -> str:
-    """Who this run is, for the site lock: user@host, the ansible-playbook process and a label.
+def _playbook_pid() -> int:
+    """The ansible-playbook process's PID, from its main process or from a worker (a multiprocessing fork of it).
 
-    Filters run in Ansible's worker processes, forks of the ansible-playbook
-    process: the parent's PID names the run.
+    A task's filters run in its worker, or in the main process itself where a callback runs the task there
+    (shipyard.platform.controller_actions).
     """
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None and parent.pid is not None else os.getpid()
+
+
+def shipyard_run_identity(label: str) -> str:
+    """Who this run is, for the site lock: user@host, the ansible-playbook process and a label."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid())
-    return f"{user}@{socket.gethostname()} pid {os.getppid()} ({label})"
+    return f"{user}@{socket.gethostname()} pid {_playbook_pid()} ({label})"
 
 
 _IDENTITY = re.compile(r"^(?P<user>[^@]*)@(?P<host>\S+) pid (?P<pid>\d+)\b")
@@ -133,7 +140,7 @@ def _ancestors(pid: int) -> set[int]:
 def _held_by_a_parent(identity: str) -> bool:
     """Whether the holder is an ansible-playbook that started this one (a playbook that runs another)."""
     match = _IDENTITY.match(identity)
-    return bool(match and match["host"] == socket.gethostname() and int(match["pid"]) in _ancestors(os.getppid()))
+    return bool(match and match["host"] == socket.gethostname() and int(match["pid"]) in _ancestors(_playbook_pid()))
 
 
 def shipyard_lock_state(resources: list[dict[str, Any]], me: str, now: str | None = None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -140,9 +141,14 @@ def test_no_lease_is_free() -> None:
 
 
 def test_a_live_holder_on_this_host_keeps_it() -> None:
-    # This test's own process is alive: its holder is not.
-    holder = f"root@{HOST} pid {os.getpid()} (all)"
-    state = cluster.shipyard_lock_state(lease(holder), "someone else", NOW)
+    # Another run on this host, alive, neither this process nor one of its parents.
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        holder = f"root@{HOST} pid {live.pid} (all)"
+        state = cluster.shipyard_lock_state(lease(holder), "someone else", NOW)
+    finally:
+        live.kill()
+        live.wait()
     assert not state["free"]
     assert state["reason"] == f"held by {holder} for 60 s"
     assert state["resource_version"] == "42"
@@ -181,14 +187,27 @@ def test_the_holder_itself_may_go_on() -> None:
     assert cluster.shipyard_lock_state(lease(holder), holder, NOW)["reason"] == "held by this run"
 
 
+def _identity_in_a_fork(queue) -> None:
+    queue.put(cluster.shipyard_run_identity("app"))
+
+
 def test_the_run_identity_names_the_ansible_playbook_process() -> None:
-    # Filters run in a worker forked from ansible-playbook: the parent names the run.
-    identity = cluster.shipyard_run_identity("app")
-    assert identity.endswith(f"@{HOST} pid {os.getppid()} (app)")
+    # In ansible-playbook's main process (shipyard.platform.controller_actions runs tasks there): itself.
+    assert cluster.shipyard_run_identity("app").endswith(f"@{HOST} pid {os.getpid()} (app)")
+    # In a worker, a multiprocessing fork of it: its parent, not the worker.
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    worker = context.Process(target=_identity_in_a_fork, args=(queue,))
+    worker.start()
+    identity = queue.get(timeout=30)
+    worker.join(timeout=30)
+    assert identity.endswith(f"@{HOST} pid {os.getpid()} (app)"), identity
+    assert str(worker.pid) not in identity
 
 
 def test_a_run_started_by_the_holder_goes_on_without_taking_it() -> None:
-    # A playbook that runs ansible-playbook (Molecule's verify does): the child is part of the holder's run.
+    # A playbook that runs ansible-playbook (Molecule's verify does): the child is part of the holder's run
+    # (here the holder is this process's parent).
     holder = f"root@{HOST} pid {os.getppid()} (all)"
     state = cluster.shipyard_lock_state(lease(holder), "child", NOW)
     assert state["free"] and not state["take"], state
