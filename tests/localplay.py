@@ -7,11 +7,44 @@ patches ansible-core to count what it does and then runs that command line.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The repository's ansible.cfg, output at -v without colours; the callbacks are ansible.cfg's unless a test names them.
+VERBOSE_ENV = {
+    **{k: v for k, v in os.environ.items() if k != "ANSIBLE_CALLBACKS_ENABLED"},
+    "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+    "ANSIBLE_FORCE_COLOR": "0",
+    "ANSIBLE_NOCOLOR": "1",
+    "ANSIBLE_VERBOSITY": "1",
+}
+# The callbacks of ansible.cfg that change no task's way through the engine: a test names them with the one it tests.
+PLAIN_CALLBACKS = "shipyard.platform.preload,shipyard.platform.code_cache,shipyard.platform.private_tmp"
+
+# A runner (run_local_playbook's runner) that prints, at the end, the names of the tasks for which
+# the run forked a worker ("FORKED=a|b") and the ansible-playbook process's PID ("PID=n").
+COUNTING_RUNNER = """\
+import atexit, os, sys
+from ansible.executor.process.worker import WorkerProcess
+
+forks = []
+start = WorkerProcess.start
+
+def counting_start(self, *args, **kwargs):
+    forks.append(self._task.get_name())
+    return start(self, *args, **kwargs)
+
+WorkerProcess.start = counting_start
+pid = os.getpid()
+atexit.register(lambda: os.getpid() == pid and print("FORKED=" + "|".join(forks) + "\\nPID=" + str(pid)))
+sys.argv = ["ansible-playbook", *sys.argv[1:]]
+from ansible.cli.playbook import main
+main()
+"""
 
 
 def run_local_playbook(

@@ -30,15 +30,13 @@ requirements:
   - Enabled in C(callbacks_enabled).
 """
 
-import functools
-import inspect
-
-from ansible.executor.task_result import _RawTaskResult
 from ansible.plugins.callback import CallbackBase
-from ansible.plugins.strategy import StrategyBase
 from ansible.template import Templar
 from ansible.utils.display import Display
-from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import install_if_tested
+from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import (
+    install_if_tested,
+    queue_in_controller,
+)
 
 try:  # ansible-core's private warning capture, as 2.19 has it
     from ansible._internal._display_utils import DeferredWarningContext
@@ -84,41 +82,18 @@ def skipped_result(task, host, task_vars, play_context, loader):
 
 def install():
     """Wrap StrategyBase._queue_task; return True, or a string that says why it is off."""
-    original = StrategyBase._queue_task
-    if getattr(original, "_shipyard_early_skip", False):
-        return True
     if DeferredWarningContext is None:
         return "ansible-core has no DeferredWarningContext"
-    parameters = list(inspect.signature(original).parameters)
-    if parameters != ["self", "host", "task", "task_vars", "play_context"]:
-        return f"StrategyBase._queue_task takes {', '.join(parameters)}"
 
-    @functools.wraps(original)
-    def _queue_task(self, host, task, task_vars, play_context):
+    def prepare(strategy, host, task, task_vars, play_context):
         try:
-            result = skipped_result(task, host, task_vars, play_context, self._loader)
+            result = skipped_result(task, host, task_vars, play_context, strategy._loader)
         except Exception as ex:  # any doubt goes to the worker, which reports it as ever
             display.vvvv(f"shipyard.platform.early_skip: {task.get_name()!r} goes to a worker: {ex}")
             result = None
-        if result is None:
-            return original(self, host, task, task_vars, play_context)
-        # What _queue_task and the worker do around a skipped result, without the worker.
-        self._queued_task_cache[(host.name, task._uuid)] = {
-            "host": host,
-            "task": task,
-            "task_vars": task_vars,
-            "play_context": play_context,
-        }
-        self._tqm.send_callback("v2_runner_on_start", host, task)
-        self._final_q.send_task_result(
-            _RawTaskResult(host=host, task=task, return_data=result, task_fields=task.dump_attrs())
-        )
-        self._pending_results += 1
-        return None
+        return None if result is None else lambda: (task, result)
 
-    _queue_task._shipyard_early_skip = True
-    StrategyBase._queue_task = _queue_task
-    return True
+    return queue_in_controller("_shipyard_early_skip", prepare)
 
 
 class CallbackModule(CallbackBase):

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import typing as t
 
 from ansible.module_utils.ansible_release import __version__ as ansible_version
@@ -31,3 +33,50 @@ def install_if_tested(name: str, install: t.Callable[[], object], installed: str
         display.vvv(f"{name}: off: {result}")
     else:
         display.vvv(f"{name}: {installed}")
+
+
+def queue_in_controller(marker: str, prepare: t.Callable[..., t.Callable[[], tuple] | None]) -> bool | str:
+    """Wrap the strategies' StrategyBase._queue_task so that some tasks get their result in this process.
+
+    prepare(strategy, host, task, task_vars, play_context) returns None to leave the task to a worker
+    as before, or a function that returns (the task the result is for, the result); the wrapper does
+    around it what _queue_task and the worker do around a worker's run: the queued-task entry, the
+    v2_runner_on_start callback (before the result is made, as before a worker starts), the result
+    through the strategy's result queue, the pending count. marker names the wrapper, so that it is
+    installed once. Returns True, or a string that says why it is off.
+    """
+    from ansible.executor.task_result import _RawTaskResult  # noqa: PLC0415 - private: only when installing
+    from ansible.plugins.strategy import StrategyBase  # noqa: PLC0415 - as above
+
+    original = StrategyBase._queue_task
+    wrapper = original
+    while wrapper is not None:  # another wrapper of the collection's may be outside this one
+        if getattr(wrapper, marker, False):
+            return True
+        wrapper = getattr(wrapper, "__wrapped__", None)
+    parameters = list(inspect.signature(original).parameters)
+    if parameters != ["self", "host", "task", "task_vars", "play_context"]:
+        return f"StrategyBase._queue_task takes {', '.join(parameters)}"
+
+    @functools.wraps(original)
+    def _queue_task(self, host, task, task_vars, play_context):
+        finish = prepare(self, host, task, task_vars, play_context)
+        if finish is None:
+            return original(self, host, task, task_vars, play_context)
+        self._queued_task_cache[(host.name, task._uuid)] = {
+            "host": host,
+            "task": task,
+            "task_vars": task_vars,
+            "play_context": play_context,
+        }
+        self._tqm.send_callback("v2_runner_on_start", host, task)
+        result_task, result = finish()
+        self._final_q.send_task_result(
+            _RawTaskResult(host=host, task=result_task, return_data=result, task_fields=result_task.dump_attrs())
+        )
+        self._pending_results += 1
+        return None
+
+    setattr(_queue_task, marker, True)
+    StrategyBase._queue_task = _queue_task
+    return True

@@ -13,41 +13,14 @@ result are the same as without it.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
-from localplay import ROOT, run_local_playbook
+from localplay import COUNTING_RUNNER, PLAIN_CALLBACKS, VERBOSE_ENV, run_local_playbook
 
-# Verbose: the output shows each skipped result, as the worker's would be shown.
-ENV = {
-    **os.environ,
-    "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-    "ANSIBLE_FORCE_COLOR": "0",
-    "ANSIBLE_NOCOLOR": "1",
-    "ANSIBLE_VERBOSITY": "1",
-}
-ENV.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-WITHOUT = "shipyard.platform.preload,shipyard.platform.code_cache,shipyard.platform.private_tmp"
-
-COUNTING_RUNNER = """\
-import atexit, os, sys
-from ansible.executor.process.worker import WorkerProcess
-
-forks = []
-start = WorkerProcess.start
-
-def counting_start(self, *args, **kwargs):
-    forks.append(self._task.get_name())
-    return start(self, *args, **kwargs)
-
-WorkerProcess.start = counting_start
-pid = os.getpid()
-atexit.register(lambda: os.getpid() == pid and print("FORKED=" + "|".join(forks)))
-sys.argv = ["ansible-playbook", *sys.argv[1:]]
-from ansible.cli.playbook import main
-main()
-"""
+# Verbose (VERBOSE_ENV): the output shows each skipped result, as the worker's would be shown.
+WITHOUT = PLAIN_CALLBACKS
+EARLY_SKIP_ALONE = f"{WITHOUT},shipyard.platform.early_skip"
 
 PLAYBOOK = """\
 - name: Judge conditions
@@ -137,12 +110,12 @@ EARLY = {
 def run(tmp_path: Path, **env: str) -> tuple[list[str], str, dict]:
     (tmp_path / "site.yml").write_text(PLAYBOOK)
     (tmp_path / "runner.py").write_text(COUNTING_RUNNER)
-    result = run_local_playbook(tmp_path / "site.yml", {**ENV, **env}, tmp_path / "runner.py")
+    result = run_local_playbook(tmp_path / "site.yml", {**VERBOSE_ENV, **env}, tmp_path / "runner.py")
     lines = result.stdout.splitlines()
     forked = [line for line in lines if line.startswith("FORKED=")]
     assert len(forked) == 1, result.stdout
     # The warnings are on stderr: they belong to the output compared too.
-    output = "\n".join(line for line in lines if not line.startswith("FORKED=")) + "\n" + result.stderr
+    output = "\n".join(line for line in lines if not line.startswith(("FORKED=", "PID="))) + "\n" + result.stderr
     registered = json.loads((tmp_path / "registered.json").read_text())
     return forked[0].removeprefix("FORKED=").split("|"), output, registered
 
@@ -156,7 +129,8 @@ def same(output: str) -> str:
 def test_false_conditions_fork_no_worker_and_change_nothing_else(tmp_path):
     (tmp_path / "with").mkdir()
     (tmp_path / "without").mkdir()
-    with_forks, with_output, with_registered = run(tmp_path / "with")
+    # early_skip alone: controller_actions (also in ansible.cfg) would run the true debug tasks without workers.
+    with_forks, with_output, with_registered = run(tmp_path / "with", ANSIBLE_CALLBACKS_ENABLED=EARLY_SKIP_ALONE)
     without_forks, without_output, without_registered = run(tmp_path / "without", ANSIBLE_CALLBACKS_ENABLED=WITHOUT)
 
     assert not EARLY & set(with_forks), with_forks
