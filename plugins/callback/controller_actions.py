@@ -23,8 +23,8 @@ description:
     worker would have, and sends the result through the same queue, so that the strategy, the
     other callbacks and the output see what a worker would have sent.
   - Only a plain case is taken; anything else goes to a worker as before. Taken is a task whose
-    resolved action is one of the eight above, with no loop, no C(delegate_to), no C(async), no
-    C(until), and, when it has a C(timeout), only while the main process has no C(SIGALRM)
+    resolved action is one of the eight above (with or without a loop), with no C(delegate_to), no
+    C(async), no C(until), and, when it has a C(timeout), only while the main process has no C(SIGALRM)
     handler of its own (the timeout is the same alarm the worker sets).
   - Code that a task runs in the controller (filters, lookups, tests) then runs in the main
     process rather than in its fork. Code that takes C(os.getppid()) for the C(ansible-playbook)
@@ -78,7 +78,7 @@ def runs_in_controller(task):
     """Whether the task is a plain case of an action that needs no worker (see the documentation)."""
     if task.resolved_action not in CONTROLLER_ACTIONS:
         return False
-    if task.loop is not None or task.loop_with or task.delegate_to or task.async_val or task.until:
+    if task.delegate_to or task.async_val or task.until:
         return False
     # TaskExecutor sets its own SIGALRM handler for a timeout, and refuses to where one is set.
     return not task.timeout or signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
@@ -106,7 +106,7 @@ def install():
                     result = TaskExecutor(
                         host,
                         own,
-                        task_vars,
+                        dict(task_vars),  # TaskExecutor sets a key or two in them: the strategy's stay as they were
                         play_context,
                         strategy._loader,
                         plugin_loader.get_plugin_loader_namespace(),

@@ -6,8 +6,8 @@ connection run each task in turn, so that a task whose fields one host's run tem
 in place would show it on the other. The tasks cover what the controller must get right:
 each of the actions, a result under no_log, a failure that is ignored and one that
 is not, a field of the block templated per host, a timeout, the argument checks of a
-role, an include of tasks and of a role, and the cases left to a worker (a loop,
-delegation, a module). With the callback (the repository's ansible.cfg enables it) the
+role, an include of tasks and of a role, a loop, and the cases left to a worker
+(delegation, a module). With the callback (the repository's ansible.cfg enables it) the
 controller's actions fork no worker; the output, the recap and every registered result
 are the same as without it.
 """
@@ -94,7 +94,7 @@ PLAYBOOK = """\
             msg: "{{ who }} fails"
           register: failed
 
-    - name: A loop, left to a worker
+    - name: A loop of set_fact
       ansible.builtin.set_fact:
         looped: "{{ item }}"
       loop: [1, 2]
@@ -143,6 +143,7 @@ IN_CONTROLLER = {
     "probe : Use the port",
     "Include tasks",
     "Say where the included tasks run",
+    "A loop of set_fact",
 }
 
 
@@ -189,8 +190,8 @@ def test_controller_actions_fork_no_worker_and_change_nothing_else(tmp_path):
     assert not IN_CONTROLLER & set(with_forks), with_forks
     assert set(without_forks) >= IN_CONTROLLER, without_forks
     assert set(without_forks) - set(with_forks) == IN_CONTROLLER
-    # Left to a worker: the loop, the delegated task, the module, and the last copy.
-    assert {"A loop, left to a worker", "Delegated, left to a worker", "A module, left to a worker"} <= set(with_forks)
+    # Left to a worker: the delegated task, the module, and the last copy.
+    assert {"Delegated, left to a worker", "A module, left to a worker"} <= set(with_forks)
     # The same output, recap and registered results, but for the run's own PID.
     assert same(with_output) == same(without_output)
     assert "h1                         : ok=" in with_output and "ignored=1" in with_output
