@@ -11,6 +11,7 @@ TMPDIR pointed at a folder of the test's own, then reads what is left in it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import json
 import os
@@ -212,6 +213,28 @@ def start_sleeper(tmp_path: Path, tmp: Path) -> tuple[subprocess.Popen, Path]:
     return run, folder
 
 
+def kill_run(run: subprocess.Popen) -> None:
+    """SIGKILL a run's every process, and reap it: its process group, and its workers, which ansible-core
+    moves into sessions of their own (a worker left alive waits for its dead controller for ever)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, queue = [], [run.pid]
+    while queue:
+        pid = queue.pop()
+        tree.append(pid)
+        queue.extend(children.get(pid, []))
+    os.killpg(run.pid, signal.SIGKILL)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):  # gone with its group
+            os.kill(pid, signal.SIGKILL)
+    run.communicate(timeout=30)
+
+
 def test_the_next_run_removes_a_killed_runs_folder_and_not_a_live_ones(
     tmp_path: Path, tmp: Path, credentials: tuple[bytes, bytes]
 ) -> None:
@@ -220,8 +243,7 @@ def test_the_next_run_removes_a_killed_runs_folder_and_not_a_live_ones(
         killed, killed_folder = start_sleeper(tmp_path, tmp)
         # SIGKILL to the run's every process (the controller and the workers it forked, which hold its
         # folder's lock while they live, and their `sleep`): no exit handler runs.
-        os.killpg(killed.pid, signal.SIGKILL)
-        killed.communicate(timeout=30)
+        kill_run(killed)
         assert killed_folder.is_dir(), "the killed run removed its folder: nothing for the next run to do"
         (killed_folder / "tmpkey").write_bytes(credentials[1])  # as the client's files would be
 
@@ -230,5 +252,4 @@ def test_the_next_run_removes_a_killed_runs_folder_and_not_a_live_ones(
         assert live_folder.is_dir(), "the next run removed the folder of a run that still lives"
         assert folders(tmp) == {live_folder}
     finally:
-        os.killpg(live.pid, signal.SIGKILL)
-        live.communicate(timeout=30)
+        kill_run(live)
