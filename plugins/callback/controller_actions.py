@@ -43,7 +43,6 @@ import signal
 from ansible.executor.task_executor import TaskExecutor
 from ansible.plugins import loader as plugin_loader
 from ansible.plugins.callback import CallbackBase
-from ansible.utils.display import Display
 from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import (
     install_if_tested,
     queue_in_controller,
@@ -54,8 +53,6 @@ try:  # ansible-core's private parts, as 2.19 has them
     from ansible._internal._errors import _error_utils
 except ImportError:
     _task = _error_utils = None
-
-display = Display()
 
 # Actions that run in the controller and never use the host's connection; each was tested here.
 CONTROLLER_ACTIONS = frozenset(
@@ -94,12 +91,7 @@ def install():
         return f"TaskExecutor takes {', '.join(executor)}"
 
     def prepare(strategy, host, task, task_vars, play_context):
-        try:
-            taken = runs_in_controller(task)
-        except Exception as ex:  # a speed-up never stops a run: any doubt goes to a worker, as before
-            display.vvvv(f"shipyard.platform.controller_actions: {task.get_name()!r} goes to a worker: {ex}")
-            taken = False
-        if not taken:
+        if not runs_in_controller(task):
             return None
 
         def run():
@@ -124,7 +116,7 @@ def install():
 
         return run
 
-    return queue_in_controller("_shipyard_controller_actions", prepare)
+    return queue_in_controller(CallbackModule.CALLBACK_NAME, prepare)
 
 
 class CallbackModule(CallbackBase):

@@ -32,7 +32,6 @@ requirements:
 
 from ansible.plugins.callback import CallbackBase
 from ansible.template import Templar
-from ansible.utils.display import Display
 from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import (
     install_if_tested,
     queue_in_controller,
@@ -42,8 +41,6 @@ try:  # ansible-core's private warning capture, as 2.19 has it
     from ansible._internal._display_utils import DeferredWarningContext
 except ImportError:
     DeferredWarningContext = None
-
-display = Display()
 
 
 def skipped_result(task, host, task_vars, play_context, loader):
@@ -86,14 +83,10 @@ def install():
         return "ansible-core has no DeferredWarningContext"
 
     def prepare(strategy, host, task, task_vars, play_context):
-        try:
-            result = skipped_result(task, host, task_vars, play_context, strategy._loader)
-        except Exception as ex:  # any doubt goes to the worker, which reports it as ever
-            display.vvvv(f"shipyard.platform.early_skip: {task.get_name()!r} goes to a worker: {ex}")
-            result = None
+        result = skipped_result(task, host, task_vars, play_context, strategy._loader)
         return None if result is None else lambda: (task, result)
 
-    return queue_in_controller("_shipyard_early_skip", prepare)
+    return queue_in_controller(CallbackModule.CALLBACK_NAME, prepare)
 
 
 class CallbackModule(CallbackBase):

@@ -35,32 +35,35 @@ def install_if_tested(name: str, install: t.Callable[[], object], installed: str
         display.vvv(f"{name}: {installed}")
 
 
-def queue_in_controller(marker: str, prepare: t.Callable[..., t.Callable[[], tuple] | None]) -> bool | str:
+def queue_in_controller(name: str, prepare: t.Callable[..., t.Callable[[], tuple] | None]) -> bool | str:
     """Wrap the strategies' StrategyBase._queue_task so that some tasks get their result in this process.
 
     prepare(strategy, host, task, task_vars, play_context) returns None to leave the task to a worker
     as before, or a function that returns (the task the result is for, the result); the wrapper does
     around it what _queue_task and the worker do around a worker's run: the queued-task entry, the
     v2_runner_on_start callback (before the result is made, as before a worker starts), the result
-    through the strategy's result queue, the pending count. marker names the wrapper, so that it is
-    installed once. Returns True, or a string that says why it is off.
+    through the strategy's result queue, the pending count. A prepare that raises leaves the task to a
+    worker too (a speed-up never stops a run), said at -vvvv. name is the callback's, which installs
+    the wrapper once. Returns True, or a string that says why it is off.
     """
     from ansible.executor.task_result import _RawTaskResult  # noqa: PLC0415 - private: only when installing
     from ansible.plugins.strategy import StrategyBase  # noqa: PLC0415 - as above
 
+    marker = "_" + name.replace(".", "_")
     original = StrategyBase._queue_task
-    wrapper = original
-    while wrapper is not None:  # another wrapper of the collection's may be outside this one
-        if getattr(wrapper, marker, False):
-            return True
-        wrapper = getattr(wrapper, "__wrapped__", None)
+    if getattr(original, marker, False):  # functools.wraps hands an inner wrapper's marker to the outer ones
+        return True
     parameters = list(inspect.signature(original).parameters)
     if parameters != ["self", "host", "task", "task_vars", "play_context"]:
         return f"StrategyBase._queue_task takes {', '.join(parameters)}"
 
     @functools.wraps(original)
     def _queue_task(self, host, task, task_vars, play_context):
-        finish = prepare(self, host, task, task_vars, play_context)
+        try:
+            finish = prepare(self, host, task, task_vars, play_context)
+        except Exception as ex:  # any doubt goes to the worker, which reports it as ever
+            display.vvvv(f"{name}: {task.get_name()!r} goes to a worker: {ex}")
+            finish = None
         if finish is None:
             return original(self, host, task, task_vars, play_context)
         self._queued_task_cache[(host.name, task._uuid)] = {
