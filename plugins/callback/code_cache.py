@@ -63,6 +63,7 @@ import __future__
 
 import builtins
 import contextvars
+import functools
 import hashlib
 import inspect
 import marshal
@@ -261,7 +262,7 @@ class SourceCompiler:
 
 
 def install_mitogen(cache):
-    """Keep what Mitogen's multiplexer compiles and minifies; return the names wrapped, or why it is off."""
+    """Keep what Mitogen's multiplexer compiles and minifies; return the cache, or why it is off."""
     try:
         import ansible_mitogen.module_finder  # noqa: PLC0415 - only when a play runs with a Mitogen strategy
         import mitogen  # noqa: PLC0415 - as above
@@ -346,25 +347,20 @@ class CallbackModule(CallbackBase):
             display.vvv("shipyard.platform.code_cache: off, its folder is empty")
             return
         folder = os.path.abspath(os.path.expanduser(folder))
-        opened = []
+        # Opened once, by the first half that installs (inside install_if_tested, which never fails a run).
+        opened = functools.cache(lambda: open_cache(folder, self.get_option("max_entries")))
 
-        def cache():
-            if not opened:
-                opened.append(open_cache(folder, self.get_option("max_entries")))
-            return opened[0]
+        def on_cache(install_half):
+            return lambda: opened() if isinstance(opened(), str) else install_half(opened())
 
         if _jinja_bits is None:
             display.vvv(f"{self.CALLBACK_NAME}: off for templates, not tested with ansible-core {ansible_version}")
         else:
-            install_if_tested(
-                self.CALLBACK_NAME,
-                lambda: cache() if isinstance(cache(), str) else install(cache()),
-                f"compiled templates kept in {folder}",
-            )
+            install_if_tested(self.CALLBACK_NAME, on_cache(install), f"compiled templates kept in {folder}")
         # Mitogen's multiplexer is forked from this process when the first play starts: it inherits the wrapper.
         if any("mitogen" in str(play.strategy) for play in playbook.get_plays()):
             install_if_tested(
                 self.CALLBACK_NAME,
-                lambda: cache() if isinstance(cache(), str) else install_mitogen(cache()),
+                on_cache(install_mitogen),
                 f"the code Mitogen compiles to find imports, and its minified core, kept in {folder}",
             )
