@@ -122,22 +122,24 @@ if [ "$STANDINS" = all ]; then
   build localhost/shipyard/standin/rclone:1.60 "$HERE/images/rclone.Dockerfile" "$ctx/rclone" "SOURCES_LIST=$SOURCES"
   mkdir -p "$ctx/versitygw" && cp "$(tools_bin versitygw)/versitygw" "$ctx/versitygw/"
   build "localhost/shipyard/standin/versitygw:$VERSITYGW_VERSION" "$HERE/images/versitygw.Dockerfile" "$ctx/versitygw"
+  # In the order a first converge starts them on the real node (see `unpack`).
   standins=("localhost/shipyard/standin/postgres:15 $POSTGRES_REF"
-    "localhost/shipyard/standin/rclone:1.60 $RCLONE_REF"
-    "localhost/shipyard/standin/versitygw:$VERSITYGW_VERSION $VERSITYGW_REF"
+    "localhost/shipyard/standin/nginx:1.22 $NGINX_REF"
     "localhost/shipyard/standin/prometheus:$PROMETHEUS_VERSION $PROMETHEUS_REF"
     "localhost/shipyard/standin/alertmanager:$ALERTMANAGER_VERSION $ALERTMANAGER_REF"
-    "localhost/shipyard/standin/nginx:1.22 $NGINX_REF")
+    "localhost/shipyard/standin/rclone:1.60 $RCLONE_REF"
+    "localhost/shipyard/standin/versitygw:$VERSITYGW_VERSION $VERSITYGW_REF")
 elif [ "$STANDINS" != none ]; then
   die "SHIPYARD_CLUSTER_STANDINS must be all or none, not '$STANDINS'"
 fi
 
 # The Debian base that the stand-ins, the app's image and the tests' probes
-# share: handed over too, and named in `unpack`, which the node unpacks in the
-# background as it starts (hack/cluster/node-entrypoint.sh).
+# share: handed over too. `unpack` names the images the node unpacks in the
+# background as it starts (hack/cluster/node-entrypoint.sh): the base first,
+# then the stand-ins, as a node image's preloaded images come unpacked.
 save "$BASE" debian
 keep=(debian)
-printf '%s\n' "$BASE" >"$OUT/unpack"
+printf '%s\n' "$BASE" >"$OUT/unpack.tmp"
 for entry in "${node_images[@]}" "${standins[@]}"; do
   read -r local_ref upstream <<<"$entry"
   name=$(basename "${local_ref%%:*}")
@@ -146,7 +148,12 @@ for entry in "${node_images[@]}" "${standins[@]}"; do
   # The archive names the local image; the node tags it with the upstream name.
   printf '%s %s\n' "$local_ref" "$upstream" >>"$OUT/tags.tmp"
 done
+for entry in "${standins[@]}"; do
+  read -r local_ref _ <<<"$entry"
+  printf '%s\n' "$local_ref" >>"$OUT/unpack.tmp"
+done
 mv "$OUT/tags.tmp" "$OUT/tags"
+mv "$OUT/unpack.tmp" "$OUT/unpack"
 # Drop archives of images no longer handed over (SHIPYARD_CLUSTER_STANDINS=none).
 for f in "$OUT"/*.tar; do
   [[ " ${keep[*]} " == *" $(basename "${f%-*}") "* ]] || rm -f "$f"

@@ -11,7 +11,7 @@ ARG SOURCES_LIST
 RUN printf '%s\n' "$SOURCES_LIST" >/etc/apt/sources.list \
  && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light \
- && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* /var/www/html \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* /var/www/html \
  && mkdir -p /usr/share/nginx/html \
  && sed -i 's,^pid .*,pid /tmp/nginx.pid;,; /^user /d' /etc/nginx/nginx.conf \
  && ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log

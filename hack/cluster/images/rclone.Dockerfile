@@ -9,7 +9,7 @@ ARG SOURCES_LIST
 RUN printf '%s\n' "$SOURCES_LIST" >/etc/apt/sources.list \
  && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rclone ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 LABEL org.shipyard.standin="docker.io/rclone/rclone (Debian rclone)"
 WORKDIR /data
 ENTRYPOINT ["rclone"]
