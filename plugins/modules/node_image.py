@@ -22,6 +22,11 @@ description:
     under the name. With O(unpack=false) nothing checks that every layer is there until a container starts
     from the image.
   - Needs the C(docker) CLI on the controller and C(ctr) in each node container.
+  - C(docker save) writes the whole image, base included, to read the few layers a node lacks (seconds for a
+    Debian base). With O(cache_dir), the configuration and the layers sent are kept there by digest, and a
+    later load of the same image into another node (a new cluster) reads them instead of saving the image
+    again. Each kept file is checked against its digest before it is sent; one that does not match is
+    removed and the image is saved again.
   - In check mode, reports what each node lacks and loads nothing.
 options:
   image:
@@ -48,6 +53,13 @@ options:
         the first image to be unpacked pays for its whole base (seconds for a Debian base).
     type: bool
     default: true
+  cache_dir:
+    description:
+      - A folder (created with mode 0700) that keeps, by digest, each loaded image's configuration and the layers
+        sent, for the next load of the same image. The entries of the four images loaded last are kept; older
+        ones and the layers only they named are removed.
+      - Unset, nothing is kept and every load runs C(docker save).
+    type: path
 author: shipyard developers (@shipyard)
 """
 
@@ -62,6 +74,12 @@ EXAMPLES = r"""
     image: localhost/shipyard/app:2f74145f4e16
     containers: [shipyard-node]
     unpack: false
+
+- name: Keep what it sends, so that a new cluster's node gets the same image without a docker save
+  shipyard.platform.node_image:
+    image: localhost/shipyard/app:2f74145f4e16
+    containers: [shipyard-node]
+    cache_dir: ~/.cache/shipyard/node-images
 """
 
 RETURN = r"""
@@ -88,8 +106,13 @@ nodes:
     bytes_sent:
       description: Bytes of layers sent to the node (0 in check mode, which reads no layer).
       type: int
+from_cache:
+  description: The layers sent were read from O(cache_dir), without C(docker save).
+  returned: always
+  type: bool
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -98,6 +121,8 @@ import shlex
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterable
+from typing import BinaryIO
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -108,6 +133,19 @@ _LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 
 def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _manifest(config: bytes, layers: list[tuple[str, int]]) -> bytes:
+    """The image manifest for a configuration and its (digest, size) layers, in order."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": _MANIFEST,
+            "config": {"mediaType": _CONFIG, "size": len(config), "digest": _digest(config)},
+            "layers": [{"mediaType": _LAYER, "size": size, "digest": digest} for digest, size in layers],
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 class NodeImageError(Exception):
@@ -136,58 +174,49 @@ class Docker:
     def node_blobs(self, container: str, namespace: str) -> set[str]:
         return set(self.run("exec", container, "ctr", "--namespace", namespace, "content", "list", "--quiet").split())
 
-    def image_layers(self, image: str) -> list[str] | None:
-        """The image's layer digests; None when the engine has no such image."""
+    def image_layers(self, image: str) -> tuple[str, list[str]] | None:
+        """The image's ID and layer digests; None when the engine has no such image."""
         rc, out, err = self.module.run_command(
-            ["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", image]
+            ["docker", "image", "inspect", "--format", "{{json .Id}} {{json .RootFS.Layers}}", image]
         )
         if rc != 0 and "no such image" in err.lower():
             return None
         if rc != 0:
             raise NodeImageError(f"docker image inspect {image} failed (rc {rc}): {err.strip()}")
-        return json.loads(out)
+        image_id, layers = out.split(" ", 1)
+        return json.loads(image_id), json.loads(layers)
 
 
-class SavedImage:
-    """The image as `docker save` writes it, read once into a private folder."""
+class ImageSource:
+    """An image's configuration and layers, and the OCI layout a node imports of them."""
 
-    def __init__(self, docker: Docker, image: str, workdir: str) -> None:
-        self.docker, self.image = docker, image
-        self.path = os.path.join(workdir, "image.tar")
-        docker.run("save", "--output", self.path, image)
-        self._tar = tarfile.open(self.path)  # noqa: SIM115 - closed in close(), kept open for the nodes
-        entries = json.load(self._tar.extractfile("manifest.json"))
-        if len(entries) != 1:
-            raise NodeImageError(f"docker save wrote {len(entries)} images for {image}, expected 1")
-        self.config = self._tar.extractfile(entries[0]["Config"]).read()
-        self.config_digest = _digest(self.config)
-        diff_ids = json.loads(self.config)["rootfs"]["diff_ids"]
-        paths = entries[0]["Layers"]
-        if len(diff_ids) != len(paths):
-            raise NodeImageError(f"{image}: {len(paths)} layer files for {len(diff_ids)} layers")
-        self.layers = [
-            (digest, path, self._tar.getmember(path).size) for digest, path in zip(diff_ids, paths, strict=True)
-        ]
-        self.sizes = {digest: size for digest, _path, size in self.layers}
-        self.manifest = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": _MANIFEST,
-                "config": {
-                    "mediaType": _CONFIG,
-                    "size": len(self.config),
-                    "digest": self.config_digest,
-                },
-                "layers": [
-                    {"mediaType": _LAYER, "size": size, "digest": digest} for digest, _path, size in self.layers
-                ],
-            },
-            separators=(",", ":"),
-        ).encode()
+    image: str
+    config: bytes
+    layers: list[tuple[str, str, int]]  # digest, where the source keeps the layer, size
 
-    def layout(self, send: set[str], out) -> None:
+    def open_layer(self, digest: str, where: str) -> BinaryIO:
+        """The layer's content, from the start."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def config_digest(self) -> str:
+        return _digest(self.config)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {digest: size for digest, _where, size in self.layers}
+
+    @property
+    def manifest(self) -> bytes:
+        return _manifest(self.config, [(digest, size) for digest, _where, size in self.layers])
+
+    def layout(self, send: set[str], out: BinaryIO) -> None:
         """Write to `out` an OCI image layout tar holding the manifest, the config and the layers in `send`."""
-        manifest_digest = _digest(self.manifest)
+        manifest = self.manifest
+        manifest_digest = _digest(manifest)
         index = json.dumps(
             {
                 "schemaVersion": 2,
@@ -195,7 +224,7 @@ class SavedImage:
                     {
                         "mediaType": _MANIFEST,
                         "digest": manifest_digest,
-                        "size": len(self.manifest),
+                        "size": len(manifest),
                         "annotations": {"io.containerd.image.name": self.image},
                     }
                 ],
@@ -210,40 +239,189 @@ class SavedImage:
 
             add("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
             sent = set()
-            for digest, path, size in self.layers:
+            for digest, where, size in self.layers:
                 if digest in send and digest not in sent:
                     sent.add(digest)
                     info = tarfile.TarInfo("blobs/sha256/" + digest.removeprefix("sha256:"))
                     info.size = size
-                    layout.addfile(info, self._tar.extractfile(path))
-            add("blobs/" + manifest_digest.replace(":", "/"), self.manifest)
+                    layout.addfile(info, self.open_layer(digest, where))
+            add("blobs/" + manifest_digest.replace(":", "/"), manifest)
             add("blobs/" + self.config_digest.replace(":", "/"), self.config)
             add("index.json", index)
 
-    def import_into(self, container: str, namespace: str, send: set[str], unpack: bool) -> None:
+    def import_into(self, docker: Docker, workdir: str, container: str, send: set[str]) -> None:
         """Import into the node's containerd the layout with the layers in `send`; check the name is there."""
+        namespace = docker.module.params["namespace"]
         argv = ["docker", "exec", "--interactive", container, "ctr", "--namespace", namespace, "images", "import"]
-        argv += [] if unpack else ["--no-unpack"]
+        argv += [] if docker.module.params["unpack"] else ["--no-unpack"]
         argv += ["-"]
-        # The layout is written beside the saved image, then redirected into `docker exec`: run_command
+        # The layout is written to the private folder, then redirected into `docker exec`: run_command
         # would hold a piped input whole in memory. Every word is quoted; the shell only redirects.
-        layout = os.path.join(os.path.dirname(self.path), "layout.tar")
+        layout = os.path.join(workdir, "layout.tar")
         with open(layout, "wb") as out:
             self.layout(send, out)
-        rc, stdout, stderr = self.docker.module.run_command(
+        rc, stdout, stderr = docker.module.run_command(
             " ".join(shlex.quote(word) for word in argv) + " < " + shlex.quote(layout), use_unsafe_shell=True
         )
         os.unlink(layout)
         if rc != 0:
             raise NodeImageError(f"ctr images import in {container} failed (rc {rc}): {(stderr or stdout).strip()}")
-        if not self.docker.node_has_image(container, namespace, self.image):
+        if not docker.node_has_image(container, namespace, self.image):
             raise NodeImageError(f"ctr images import in {container} succeeded but the node has no image {self.image}")
+
+
+class SavedImage(ImageSource):
+    """The image as `docker save` writes it, read once into a private folder."""
+
+    def __init__(self, docker: Docker, image: str, workdir: str) -> None:
+        self.image = image
+        path = os.path.join(workdir, "image.tar")
+        docker.run("save", "--output", path, image)
+        self._tar = tarfile.open(path)  # noqa: SIM115 - closed in close(), kept open for the nodes
+        entries = json.load(self._tar.extractfile("manifest.json"))
+        if len(entries) != 1:
+            raise NodeImageError(f"docker save wrote {len(entries)} images for {image}, expected 1")
+        self.config = self._tar.extractfile(entries[0]["Config"]).read()
+        diff_ids = json.loads(self.config)["rootfs"]["diff_ids"]
+        paths = entries[0]["Layers"]
+        if len(diff_ids) != len(paths):
+            raise NodeImageError(f"{image}: {len(paths)} layer files for {len(diff_ids)} layers")
+        self.layers = [
+            (digest, path, self._tar.getmember(path).size) for digest, path in zip(diff_ids, paths, strict=True)
+        ]
+
+    def open_layer(self, digest: str, where: str) -> BinaryIO:
+        return self._tar.extractfile(where)
 
     def close(self) -> None:
         self._tar.close()
 
 
-def load(module: AnsibleModule) -> list[dict]:
+class CachedImage(ImageSource):
+    """An image read back from a LayerCache: its configuration and the kept layers, each file opened (an entry
+    evicted meanwhile by another run stays readable) and checked against its digest."""
+
+    def __init__(self, image: str, config: bytes, layers: list[tuple[str, int]], files: dict[str, BinaryIO]) -> None:
+        self.image, self.config, self._files = image, config, files
+        self.layers = [(digest, digest, size) for digest, size in layers]
+
+    def open_layer(self, digest: str, where: str) -> BinaryIO:
+        file = self._files[where]
+        file.seek(0)  # read once for each node that lacks it
+        return file
+
+    def close(self) -> None:
+        for file in self._files.values():
+            file.close()
+
+
+class LayerCache:
+    """What earlier loads sent, in a private folder: `images/<ID>.json` names an image's configuration and
+    layers, `blobs/<hex>` holds each kept blob under its sha256. The entries of the last KEEP images loaded
+    stay; a blob no entry names goes."""
+
+    KEEP = 4
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        for sub in ("images", "blobs"):
+            os.makedirs(os.path.join(path, sub), mode=0o700, exist_ok=True)
+
+    def _entry(self, image_id: str) -> str:
+        return os.path.join(self.path, "images", image_id.removeprefix("sha256:") + ".json")
+
+    def _blob(self, digest: str) -> str:
+        return os.path.join(self.path, "blobs", digest.removeprefix("sha256:"))
+
+    def _write(self, path: str, chunks: Iterable[bytes]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def _open_checked(self, digest: str, size: int) -> BinaryIO | None:
+        """The kept blob, opened and read through once to check its size and digest; a bad one is removed."""
+        try:
+            file = open(self._blob(digest), "rb")  # noqa: SIM115 - handed to CachedImage, which closes it
+        except FileNotFoundError:
+            return None
+        sha, total = hashlib.sha256(), 0
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            sha.update(chunk)
+            total += len(chunk)
+        if total == size and "sha256:" + sha.hexdigest() == digest:
+            file.seek(0)
+            return file
+        file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._blob(digest))
+        return None
+
+    def image(self, image: str, image_id: str, send: set[str]) -> CachedImage | None:
+        """The image as kept, if its entry, its configuration and every layer in `send` are there and sound."""
+        try:
+            with open(self._entry(image_id), "rb") as f:
+                entry = json.load(f)
+            with open(self._blob(entry["config"]), "rb") as f:
+                config = f.read()
+            layers = [(digest, int(size)) for digest, size in entry["layers"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if _digest(config) != entry["config"]:
+            return None
+        sizes, files = dict(layers), {}
+        for digest in sorted(send):
+            file = self._open_checked(digest, sizes[digest]) if digest in sizes else None
+            if file is None:
+                for opened in files.values():
+                    opened.close()
+                return None
+            files[digest] = file
+        os.utime(self._entry(image_id))  # the last used, for eviction
+        return CachedImage(image, config, layers, files)
+
+    def keep(self, image_id: str, saved: SavedImage, send: set[str]) -> None:
+        """Keep the saved image's configuration and the layers in `send`, then evict beyond KEEP images."""
+        self._write(self._blob(saved.config_digest), [saved.config])
+        for digest, where, _size in saved.layers:
+            if digest in send and not os.path.exists(self._blob(digest)):
+                layer = saved.open_layer(digest, where)
+                self._write(self._blob(digest), iter(lambda layer=layer: layer.read(1 << 20), b""))
+        entry = {"config": saved.config_digest, "layers": [[d, size] for d, _where, size in saved.layers]}
+        self._write(self._entry(image_id), [json.dumps(entry).encode()])
+        self._evict()
+
+    def _evict(self) -> None:
+        images = os.path.join(self.path, "images")
+        entries = sorted(
+            (os.path.join(images, name) for name in os.listdir(images) if name.endswith(".json")),
+            key=os.path.getmtime,
+            reverse=True,
+        )
+        named = set()
+        for number, path in enumerate(entries):
+            if number >= self.KEEP:
+                os.unlink(path)
+                continue
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                with open(path, "rb") as f:
+                    entry = json.load(f)
+                named.add(entry["config"].removeprefix("sha256:"))
+                named.update(digest.removeprefix("sha256:") for digest, _size in entry["layers"])
+        blobs = os.path.join(self.path, "blobs")
+        for name in os.listdir(blobs):
+            if name not in named and not name.startswith(".tmp-"):
+                os.unlink(os.path.join(blobs, name))
+
+
+def load(module: AnsibleModule) -> tuple[list[dict], bool]:
+    """Load the image into the nodes that lack it; each node's result, and whether the cache served it."""
     docker = Docker(module)
     image, namespace = module.params["image"], module.params["namespace"]
     nodes = {
@@ -252,15 +430,16 @@ def load(module: AnsibleModule) -> list[dict]:
     }
     lacking = {c: None for c in nodes if not docker.node_has_image(c, namespace, image)}
     if not lacking:
-        return list(nodes.values())
-    layers = docker.image_layers(image)
-    if layers is None and module.check_mode:
+        return list(nodes.values()), False
+    found = docker.image_layers(image)
+    if found is None and module.check_mode:
         # A check run's build builds nothing: the image it would build is not there to compare.
         for container in lacking:
             nodes[container].update(loaded=True)
-        return list(nodes.values())
-    if layers is None:
+        return list(nodes.values()), False
+    if found is None:
         raise NodeImageError(f"the Docker engine has no image {image} to load: build or pull it first")
+    image_id, layers = found
     for container in lacking:
         have = docker.node_blobs(container, namespace)
         lacking[container] = send = {digest for digest in layers if digest not in have}
@@ -270,19 +449,26 @@ def load(module: AnsibleModule) -> list[dict]:
             layers_kept=len(set(layers) - send),
         )
     if module.check_mode:
-        return list(nodes.values())
+        return list(nodes.values()), False
+    wanted = set().union(*lacking.values())
+    cache = LayerCache(module.params["cache_dir"]) if module.params["cache_dir"] else None
     workdir = tempfile.mkdtemp(prefix="shipyard-node-image-")  # mode 0700: the image stays private
     try:
-        saved = SavedImage(docker, image, workdir)
+        source: ImageSource | None = cache.image(image, image_id, wanted) if cache else None
+        from_cache = source is not None
+        if source is None:
+            source = SavedImage(docker, image, workdir)
         try:
+            if cache and not from_cache:
+                cache.keep(image_id, source, wanted)
             for container, send in lacking.items():
-                saved.import_into(container, namespace, send, module.params["unpack"])
-                nodes[container]["bytes_sent"] = sum(size for d, size in saved.sizes.items() if d in send)
+                source.import_into(docker, workdir, container, send)
+                nodes[container]["bytes_sent"] = sum(size for d, size in source.sizes.items() if d in send)
         finally:
-            saved.close()
+            source.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return list(nodes.values())
+    return list(nodes.values()), from_cache
 
 
 def main() -> None:
@@ -292,16 +478,17 @@ def main() -> None:
             "containers": {"type": "list", "elements": "str", "required": True},
             "namespace": {"type": "str", "default": "k8s.io"},
             "unpack": {"type": "bool", "default": True},
+            "cache_dir": {"type": "path"},
         },
         supports_check_mode=True,
     )
     if shutil.which("docker") is None:
         module.fail_json(msg="no docker CLI on the controller's PATH: it reads the image and reaches the nodes")
     try:
-        nodes = load(module)
-    except NodeImageError as err:
+        nodes, from_cache = load(module)
+    except (NodeImageError, OSError) as err:
         module.fail_json(msg=str(err))
-    module.exit_json(changed=any(n["loaded"] for n in nodes), nodes=nodes)
+    module.exit_json(changed=any(n["loaded"] for n in nodes), nodes=nodes, from_cache=from_cache)
 
 
 if __name__ == "__main__":

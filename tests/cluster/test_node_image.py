@@ -62,8 +62,15 @@ def test_an_image_crosses_with_only_the_layer_the_node_lacks_and_runs(fresh_imag
     assert 0 < node["bytes_sent"] < 1 << 20, node  # one small layer, not the base's 170 MB
     assert in_node(ref)
 
-    # The image runs as a real container on the real node and holds the new layer's file.
-    name = f"test-node-image-{marker[:8]}"
+    runs_with_marker(ref, marker)
+
+    again = node_image(image=ref, containers=[NODE_CONTAINER])
+    assert again["changed"] is False and again["nodes"][0]["loaded"] is False, again
+
+
+def runs_with_marker(ref: str, marker: str) -> None:
+    """The image runs as a real container on the real node and holds the new layer's file."""
+    name = f"test-node-image-{uuid.uuid4().hex[:8]}"
     pod = {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": "default"},
@@ -83,8 +90,39 @@ def test_an_image_crosses_with_only_the_layer_the_node_lacks_and_runs(fresh_imag
     finally:
         kubectl("delete", "pod", name, "--wait=false", "--ignore-not-found", check=False)
 
-    again = node_image(image=ref, containers=[NODE_CONTAINER])
-    assert again["changed"] is False and again["nodes"][0]["loaded"] is False, again
+
+def forget(ref: str, layer: str) -> None:
+    """The node drops the image, under its name and the ID the CRI plugin names it by too, and (containerd's
+    garbage collection) its own layer, as a new node lacks both."""
+    image_id = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref],
+                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    subprocess.run(["docker", "exec", NODE_CONTAINER, "ctr", "-n", "k8s.io", "images", "rm", "--sync", ref, image_id],
+                   capture_output=True, check=True)  # fmt: skip
+    blobs = subprocess.run(["docker", "exec", NODE_CONTAINER, "ctr", "-n", "k8s.io", "content", "ls", "-q"],
+                           capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    assert not in_node(ref) and layer not in blobs
+
+
+def test_a_new_node_gets_a_kept_image_without_a_docker_save(fresh_image: tuple[str, str, str], tmp_path) -> None:
+    ref, new_layer, marker = fresh_image
+    cache = tmp_path / "node-images"
+    first = node_image(image=ref, containers=[NODE_CONTAINER], cache_dir=str(cache))
+    assert first["changed"] is True and first["from_cache"] is False, first
+    assert (cache / "blobs" / new_layer.removeprefix("sha256:")).is_file()
+
+    forget(ref, new_layer)
+    kept = node_image(image=ref, containers=[NODE_CONTAINER], cache_dir=str(cache))
+    assert kept["changed"] is True and kept["from_cache"] is True, kept
+    assert kept["nodes"][0]["layers_sent"] == [new_layer], kept
+    runs_with_marker(ref, marker)
+
+    # A kept layer that no longer matches its digest is not sent: the image is saved again, and runs.
+    forget(ref, new_layer)
+    blob = cache / "blobs" / new_layer.removeprefix("sha256:")
+    blob.write_bytes(b"\0" * blob.stat().st_size)
+    resaved = node_image(image=ref, containers=[NODE_CONTAINER], cache_dir=str(cache))
+    assert resaved["changed"] is True and resaved["from_cache"] is False, resaved
+    runs_with_marker(ref, marker)
 
 
 def test_a_node_it_cannot_reach_is_named(fresh_image: tuple[str, str, str]) -> None:
