@@ -330,8 +330,46 @@ done
 # (image_build_target=node: docker save into ctr import).
 # An archive is imported once: its name carries the image ID, and containerd
 # keeps what it imported in its volume across restarts.
+#
+# The images named in /images/unpack (the shared Debian base, then the
+# stand-ins) are unpacked into the snapshotter once, in that order, as a node
+# image's preloaded images come unpacked. Otherwise the first pod to start on
+# an image unpacks it while the pod waits: in a first converge PostgreSQL's
+# container took 8.7 s to create (its own layers, then 490 MB), the
+# frontend's 2 s, and the pods that start beside them would unpack the base
+# again. They are imported first, and each is unpacked in the background as
+# soon as it is in, while the next archives are imported (the imports take
+# about 20 s, the unpacks about 8 s): the node starts with them unpacked.
 mkdir -p "$STATE/imported"
+archive_of() { # ref: the archive images.sh saved the image in (its name, then the image ID)
+  local name
+  name=$(basename "${1%%:*}")
+  compgen -G "/images/$name-*.tar" | head -1
+}
+ordered=()
+if [ -f /images/unpack ]; then
+  while read -r ref; do
+    [ -n "$ref" ] && archive=$(archive_of "$ref") && ordered+=("$archive")
+  done </images/unpack
+fi
 for archive in /images/*.tar; do
+  [[ " ${ordered[*]} " == *" $archive "* ]] || ordered+=("$archive")
+done
+if [ -f /images/unpack ]; then
+  while read -r ref; do
+    [ -n "$ref" ] || continue
+    digest=
+    for _ in $(seq 1 600); do # until its archive is imported
+      digest=$(ctr -n k8s.io images list "name==$ref" 2>/dev/null | awk 'NR == 2 {print $3}')
+      [ -n "$digest" ] && break
+      sleep 0.2
+    done
+    [ -n "$digest" ] || { echo "no image $ref to unpack"; continue; }
+    start=$(date +%s%N)
+    ctr -n k8s.io snapshots unpack "$digest" && echo "unpacked $ref in $((($(date +%s%N) - start) / 1000000)) ms"
+  done </images/unpack >"$LOGS/unpack.log" 2>&1 &
+fi
+for archive in "${ordered[@]}"; do
   [ -f "$archive" ] || continue
   [ -f "$STATE/imported/$(basename "$archive")" ] && continue
   ctr -n k8s.io images import --no-unpack "$archive" >/dev/null || die "could not import $archive"
@@ -341,23 +379,6 @@ if [ -f /images/tags ]; then
   while read -r src dst; do
     [ -n "$src" ] && ctr -n k8s.io images tag --force "$src" "$dst" >/dev/null
   done </images/tags
-fi
-
-# The images named in /images/unpack (the shared Debian base, then the
-# stand-ins) are unpacked into the snapshotter in the background, once, in
-# that order, as a node image's preloaded images come unpacked. Otherwise the
-# first pod to start on an image unpacks it while the pod waits: in a first
-# converge PostgreSQL's container took 8.7 s to create (its own layers, then
-# 490 MB), the frontend's 2 s, and the pods that start beside them would
-# unpack the base again.
-if [ -f /images/unpack ]; then
-  while read -r ref; do
-    [ -n "$ref" ] || continue
-    digest=$(ctr -n k8s.io images list "name==$ref" | awk 'NR == 2 {print $3}')
-    [ -n "$digest" ] || { echo "no image $ref to unpack"; continue; }
-    start=$(date +%s%N)
-    ctr -n k8s.io snapshots unpack "$digest" && echo "unpacked $ref in $((($(date +%s%N) - start) / 1000000)) ms"
-  done </images/unpack >"$LOGS/unpack.log" 2>&1 &
 fi
 
 supervise kubelet kubelet --config "$STATE/kubelet.yaml" --kubeconfig "$PKI/kubelet.kubeconfig" \
