@@ -40,7 +40,10 @@ CONTRACT: dict[str, tuple[set[str], set[str]]] = {
         },
         {"app_deploy", "common"},
     ),
-    "logging": ({CHECK, "Deploy the logging stack", SUMMARY}, {"logging", "common"}),
+    "logging": (
+        {CHECK, "Deploy the logging stack", "Wait until the logging stack is ready", SUMMARY},
+        {"logging", "common"},
+    ),
     "monitoring": (
         {CHECK, "Deploy the monitoring stack", "Wait until the monitoring stack is ready", SUMMARY},
         {"monitoring", "common"},
