@@ -58,7 +58,8 @@ options:
       - A folder (created with mode 0700) that keeps, by digest, each loaded image's configuration and the layers
         sent, for the next load of the same image. The entries of the four images loaded last are kept; older
         ones and the layers only they named are removed.
-      - Unset, nothing is kept and every load runs C(docker save).
+      - Unset, nothing is kept and every load runs C(docker save). A folder that cannot be created or written
+        is a warning, and the load goes on without it.
     type: path
 author: shipyard developers (@shipyard)
 """
@@ -420,6 +421,30 @@ class LayerCache:
                 os.unlink(os.path.join(blobs, name))
 
 
+def _source(
+    module: AnsibleModule, docker: Docker, image_id: str, wanted: set[str], workdir: str
+) -> tuple[ImageSource, bool]:
+    """The image with the layers in `wanted`: from the cache when it holds them, else saved (and then kept).
+    The cache only saves time: a folder it cannot use is a warning, and the image is saved as without it."""
+    image, folder = module.params["image"], module.params["cache_dir"]
+    cache = None
+    if folder:
+        try:
+            cache = LayerCache(folder)
+        except OSError as err:
+            module.warn(f"no layer cache in {folder}, loading without it: {err}")
+    kept = cache.image(image, image_id, wanted) if cache else None
+    if kept is not None:
+        return kept, True
+    saved = SavedImage(docker, image, workdir)
+    if cache:
+        try:
+            cache.keep(image_id, saved, wanted)
+        except OSError as err:
+            module.warn(f"could not keep the layers in {folder}: {err}")
+    return saved, False
+
+
 def load(module: AnsibleModule) -> tuple[list[dict], bool]:
     """Load the image into the nodes that lack it; each node's result, and whether the cache served it."""
     docker = Docker(module)
@@ -451,16 +476,10 @@ def load(module: AnsibleModule) -> tuple[list[dict], bool]:
     if module.check_mode:
         return list(nodes.values()), False
     wanted = set().union(*lacking.values())
-    cache = LayerCache(module.params["cache_dir"]) if module.params["cache_dir"] else None
     workdir = tempfile.mkdtemp(prefix="shipyard-node-image-")  # mode 0700: the image stays private
     try:
-        source: ImageSource | None = cache.image(image, image_id, wanted) if cache else None
-        from_cache = source is not None
-        if source is None:
-            source = SavedImage(docker, image, workdir)
+        source, from_cache = _source(module, docker, image_id, wanted, workdir)
         try:
-            if cache and not from_cache:
-                cache.keep(image_id, source, wanted)
             for container, send in lacking.items():
                 source.import_into(docker, workdir, container, send)
                 nodes[container]["bytes_sent"] = sum(size for d, size in source.sizes.items() if d in send)

@@ -143,3 +143,14 @@ def test_an_image_the_engine_lacks_is_a_change_in_check_mode_and_an_error_otherw
     result = node_image(image=ref, containers=[NODE_CONTAINER])
     assert result.get("failed") is True, result
     assert f"no image {ref}" in result["msg"], result["msg"]
+
+
+def test_a_cache_folder_it_cannot_use_is_a_warning_not_a_failure(fresh_image: tuple[str, str, str], tmp_path) -> None:
+    ref, new_layer, marker = fresh_image
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be\n")
+    loaded = node_image(image=ref, containers=[NODE_CONTAINER], cache_dir=str(blocker))
+    assert loaded["changed"] is True and loaded["from_cache"] is False, loaded
+    assert any("no layer cache" in w for w in loaded.get("warnings", [])), loaded
+    assert loaded["nodes"][0]["layers_sent"] == [new_layer], loaded
+    runs_with_marker(ref, marker)
