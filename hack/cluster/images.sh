@@ -69,13 +69,16 @@ build() {
 }
 
 # save IMAGE NAME: a docker-save archive for the node, renewed when the image changes.
+archive() { # archive IMAGE NAME: the archive's file name, the name then the image ID
+  echo "$2-$(docker image inspect -f '{{ .Id }}' "$1" | cut -d: -f2 | cut -c1-16).tar"
+}
 save() {
-  local image=$1 name=$2 id
-  id=$(docker image inspect -f '{{ .Id }}' "$image" | cut -d: -f2 | cut -c1-16)
-  if [ ! -f "$OUT/$name-$id.tar" ]; then
+  local image=$1 name=$2 file
+  file=$(archive "$image" "$name")
+  if [ ! -f "$OUT/$file" ]; then
     rm -f "$OUT/$name"-*.tar
-    docker save "$image" -o "$OUT/$name-$id.tar.tmp"
-    mv "$OUT/$name-$id.tar.tmp" "$OUT/$name-$id.tar"
+    docker save "$image" -o "$OUT/$file.tmp"
+    mv "$OUT/$file.tmp" "$OUT/$file"
   fi
 }
 
@@ -135,11 +138,11 @@ fi
 
 # The Debian base that the stand-ins, the app's image and the tests' probes
 # share: handed over too. `unpack` names the images the node unpacks in the
-# background as it starts (hack/cluster/node-entrypoint.sh): the base first,
-# then the stand-ins, as a node image's preloaded images come unpacked.
+# background as it starts, each with its archive (hack/cluster/node-entrypoint.sh):
+# the base first, then the stand-ins, as a node image's preloaded images come unpacked.
 save "$BASE" debian
 keep=(debian)
-printf '%s\n' "$BASE" >"$OUT/unpack.tmp"
+printf '%s %s\n' "$BASE" "$(archive "$BASE" debian)" >"$OUT/unpack.tmp"
 for entry in "${node_images[@]}" "${standins[@]}"; do
   read -r local_ref upstream <<<"$entry"
   name=$(basename "${local_ref%%:*}")
@@ -150,7 +153,7 @@ for entry in "${node_images[@]}" "${standins[@]}"; do
 done
 for entry in "${standins[@]}"; do
   read -r local_ref _ <<<"$entry"
-  printf '%s\n' "$local_ref" >>"$OUT/unpack.tmp"
+  printf '%s %s\n' "$local_ref" "$(archive "$local_ref" "$(basename "${local_ref%%:*}")")" >>"$OUT/unpack.tmp"
 done
 mv "$OUT/tags.tmp" "$OUT/tags"
 mv "$OUT/unpack.tmp" "$OUT/unpack"

@@ -341,22 +341,17 @@ done
 # soon as it is in, while the next archives are imported (the imports take
 # about 20 s, the unpacks about 8 s): the node starts with them unpacked.
 mkdir -p "$STATE/imported"
-archive_of() { # ref: the archive images.sh saved the image in (its name, then the image ID)
-  local name
-  name=$(basename "${1%%:*}")
-  compgen -G "/images/$name-*.tar" | head -1
-}
 ordered=()
 if [ -f /images/unpack ]; then
-  while read -r ref; do
-    [ -n "$ref" ] && archive=$(archive_of "$ref") && ordered+=("$archive")
+  while read -r ref archive; do # the image and its archive, as images.sh named it
+    [ -n "$ref" ] && ordered+=("/images/$archive")
   done </images/unpack
 fi
 for archive in /images/*.tar; do
   [[ " ${ordered[*]} " == *" $archive "* ]] || ordered+=("$archive")
 done
 if [ -f /images/unpack ]; then
-  while read -r ref; do
+  while read -r ref _; do
     [ -n "$ref" ] || continue
     digest=
     for _ in $(seq 1 600); do # until its archive is imported
