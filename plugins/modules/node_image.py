@@ -175,6 +175,27 @@ class Docker:
     def node_blobs(self, container: str, namespace: str) -> set[str]:
         return set(self.run("exec", container, "ctr", "--namespace", namespace, "content", "list", "--quiet").split())
 
+    def import_layout(self, source: ImageSource, workdir: str, container: str, send: set[str]) -> None:
+        """Import into the node's containerd the source's layout with the layers in `send`; check the name is
+        there."""
+        namespace = self.module.params["namespace"]
+        argv = ["docker", "exec", "--interactive", container, "ctr", "--namespace", namespace, "images", "import"]
+        argv += [] if self.module.params["unpack"] else ["--no-unpack"]
+        argv += ["-"]
+        # The layout is written to the private folder, then redirected into `docker exec`: run_command
+        # would hold a piped input whole in memory. Every word is quoted; the shell only redirects.
+        layout = os.path.join(workdir, "layout.tar")
+        with open(layout, "wb") as out:
+            source.layout(send, out)
+        rc, stdout, stderr = self.module.run_command(
+            " ".join(shlex.quote(word) for word in argv) + " < " + shlex.quote(layout), use_unsafe_shell=True
+        )
+        os.unlink(layout)
+        if rc != 0:
+            raise NodeImageError(f"ctr images import in {container} failed (rc {rc}): {(stderr or stdout).strip()}")
+        if not self.node_has_image(container, namespace, source.image):
+            raise NodeImageError(f"ctr images import in {container} succeeded but the node has no image {source.image}")
+
     def image_layers(self, image: str) -> tuple[str, list[str]] | None:
         """The image's ID and layer digests; None when the engine has no such image."""
         rc, out, err = self.module.run_command(
@@ -189,7 +210,7 @@ class Docker:
 
 
 class ImageSource:
-    """An image's configuration and layers, and the OCI layout a node imports of them."""
+    """An image's configuration and layers, and the OCI layout of them that a node imports."""
 
     image: str
     config: bytes
@@ -249,26 +270,6 @@ class ImageSource:
             add("blobs/" + manifest_digest.replace(":", "/"), manifest)
             add("blobs/" + self.config_digest.replace(":", "/"), self.config)
             add("index.json", index)
-
-    def import_into(self, docker: Docker, workdir: str, container: str, send: set[str]) -> None:
-        """Import into the node's containerd the layout with the layers in `send`; check the name is there."""
-        namespace = docker.module.params["namespace"]
-        argv = ["docker", "exec", "--interactive", container, "ctr", "--namespace", namespace, "images", "import"]
-        argv += [] if docker.module.params["unpack"] else ["--no-unpack"]
-        argv += ["-"]
-        # The layout is written to the private folder, then redirected into `docker exec`: run_command
-        # would hold a piped input whole in memory. Every word is quoted; the shell only redirects.
-        layout = os.path.join(workdir, "layout.tar")
-        with open(layout, "wb") as out:
-            self.layout(send, out)
-        rc, stdout, stderr = docker.module.run_command(
-            " ".join(shlex.quote(word) for word in argv) + " < " + shlex.quote(layout), use_unsafe_shell=True
-        )
-        os.unlink(layout)
-        if rc != 0:
-            raise NodeImageError(f"ctr images import in {container} failed (rc {rc}): {(stderr or stdout).strip()}")
-        if not docker.node_has_image(container, namespace, self.image):
-            raise NodeImageError(f"ctr images import in {container} succeeded but the node has no image {self.image}")
 
 
 class SavedImage(ImageSource):
@@ -481,7 +482,7 @@ def load(module: AnsibleModule) -> tuple[list[dict], bool]:
         source, from_cache = _source(module, docker, image_id, wanted, workdir)
         try:
             for container, send in lacking.items():
-                source.import_into(docker, workdir, container, send)
+                docker.import_layout(source, workdir, container, send)
                 nodes[container]["bytes_sent"] = sum(size for d, size in source.sizes.items() if d in send)
         finally:
             source.close()
