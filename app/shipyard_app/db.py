@@ -117,9 +117,16 @@ class Store:
         with contextlib.suppress(Exception):
             conn.close()
 
+    def release(self) -> None:
+        """Close the calling thread's connection, if it has one (a thread that ends uses it no more)."""
+        self._drop()
+
     def close(self) -> None:
-        """Close every connection this store opened, in any thread."""
-        with self._opened_lock:
+        """Close every connection this store opened, in any thread.
+
+        A migration in progress (the one the app starts beside its start) ends
+        first: its connection is not closed under it."""
+        with self._schema_lock, self._opened_lock:
             opened, self._opened = self._opened, []
         for conn in opened:
             self._close(conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -26,11 +27,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.json.sort_keys = False
     store = Store(cfg.database_url)
     app.extensions["shipyard_store"] = store
-    try:
-        store.ensure_schema()
-    except DatabaseUnavailable as err:
-        # Stay alive and report not ready; the schema is migrated when the database answers.
-        app.logger.warning("database not available at start, not ready until it is: %s", err)
+    # The schema is migrated beside the start, not before it: a database still
+    # starting (a Service with no endpoint yet drops the connection) would hold
+    # the worker for the whole connect timeout before it answers /health. Until
+    # the migration has worked, /ready tries it again and answers 503.
+    threading.Thread(target=_migrate_at_start, args=(app, store), name="schema-at-start", daemon=True).start()
 
     errors.register(app)
     lifecycle.register(app)
@@ -43,3 +44,13 @@ def create_app(config: Config | None = None) -> Flask:
         app.register_blueprint(faults.bp)
     app.logger.info("started %s %s (%s) with %s storage", cfg.name, cfg.version, cfg.git_revision, store.kind)
     return app
+
+
+def _migrate_at_start(app: Flask, store: Store) -> None:
+    try:
+        store.ensure_schema()
+    except DatabaseUnavailable as err:
+        # Stay alive and report not ready; the schema is migrated when the database answers.
+        app.logger.warning("database not available at start, not ready until it is: %s", err)
+    finally:
+        store.release()

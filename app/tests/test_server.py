@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 import urllib.error
@@ -134,3 +135,26 @@ def test_without_its_database_the_app_lives_but_is_not_ready(gunicorn: Start) ->
     status, body, _ = get(server.url + "/api/items")
     assert (status, json.loads(body)["error"]["code"]) == (503, "unavailable")
     assert "p@127.0.0.1" not in server.log.read_text(), "the database password leaked into the logs"
+
+
+def test_a_database_that_does_not_answer_yet_holds_neither_liveness_nor_the_start(gunicorn: Start) -> None:
+    # A database still starting: its port takes the connection and says nothing
+    # (on a cluster, a Service with no endpoint yet drops it), so each attempt
+    # lasts the whole connect timeout (3 s). The workers answer /health while the
+    # start's migration still waits; readiness stays 503 and says why.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # never accepted: the kernel completes the handshake and nothing is ever sent
+    try:
+        port = silent.getsockname()[1]
+        server = gunicorn(DATABASE_URL=f"postgresql://u:p@127.0.0.1:{port}/db")
+        answered = server.log.read_text()
+        assert "database not available at start" not in answered, "/health waited for the start's migration"
+        deadline = time.monotonic() + 20
+        while "database not available at start" not in server.log.read_text():
+            assert time.monotonic() < deadline, "the start's migration never gave up on the silent database"
+            time.sleep(0.2)
+        status, body, _ = get(server.url + "/ready")
+        assert status == 503 and json.loads(body)["reason"].startswith("database: ")
+    finally:
+        silent.close()
