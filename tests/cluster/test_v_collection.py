@@ -64,8 +64,8 @@ GROUP_VARS = {
     "app_deploy_database": "postgresql",
     "app_deploy_postgres_storage_size": "256Mi",
     "app_deploy_postgres_resources": {
-        "requests": {"cpu": "50m", "memory": "128Mi"},
-        "limits": {"cpu": "500m", "memory": "256Mi"},
+        "requests": {"cpu": "250m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "256Mi"},
     },
     "app_deploy_service_type": "NodePort",
     "app_deploy_service_node_port": 30080,
