@@ -68,18 +68,17 @@ build() {
     -t "$image" -f "$dockerfile" "$context" >/dev/null || die "building $image failed"
 }
 
-# save IMAGE NAME: a docker-save archive for the node, renewed when the image changes.
-archive() { # archive IMAGE NAME: the archive's file name, the name then the image ID
-  echo "$2-$(docker image inspect -f '{{ .Id }}' "$1" | cut -d: -f2 | cut -c1-16).tar"
-}
+# save IMAGE NAME: a docker-save archive for the node, renewed when the image
+# changes; prints the archive's file name (the name, then the image ID).
 save() {
   local image=$1 name=$2 file
-  file=$(archive "$image" "$name")
+  file=$name-$(docker image inspect -f '{{ .Id }}' "$image" | cut -d: -f2 | cut -c1-16).tar
   if [ ! -f "$OUT/$file" ]; then
     rm -f "$OUT/$name"-*.tar
     docker save "$image" -o "$OUT/$file.tmp"
     mv "$OUT/$file.tmp" "$OUT/$file"
   fi
+  echo "$file"
 }
 
 mkdir -p "$OUT"
@@ -140,20 +139,21 @@ fi
 # share: handed over too. `unpack` names the images the node unpacks in the
 # background as it starts, each with its archive (hack/cluster/node-entrypoint.sh):
 # the base first, then the stand-ins, as a node image's preloaded images come unpacked.
-save "$BASE" debian
+file=$(save "$BASE" debian)
 keep=(debian)
-printf '%s %s\n' "$BASE" "$(archive "$BASE" debian)" >"$OUT/unpack.tmp"
+printf '%s %s\n' "$BASE" "$file" >"$OUT/unpack.tmp"
+declare -A archives
 for entry in "${node_images[@]}" "${standins[@]}"; do
   read -r local_ref upstream <<<"$entry"
   name=$(basename "${local_ref%%:*}")
-  save "$local_ref" "$name"
+  archives[$local_ref]=$(save "$local_ref" "$name")
   keep+=("$name")
   # The archive names the local image; the node tags it with the upstream name.
   printf '%s %s\n' "$local_ref" "$upstream" >>"$OUT/tags.tmp"
 done
 for entry in "${standins[@]}"; do
   read -r local_ref _ <<<"$entry"
-  printf '%s %s\n' "$local_ref" "$(archive "$local_ref" "$(basename "${local_ref%%:*}")")" >>"$OUT/unpack.tmp"
+  printf '%s %s\n' "$local_ref" "${archives[$local_ref]}" >>"$OUT/unpack.tmp"
 done
 mv "$OUT/tags.tmp" "$OUT/tags"
 mv "$OUT/unpack.tmp" "$OUT/unpack"
