@@ -1,0 +1,195 @@
+"""shipyard.platform.warm_connection: a host's lasting interpreter is started, its imports done, before a task needs it.
+
+Each case runs a real playbook through ansible-core's command line with the repository's
+Mitogen strategy: a first task that runs in the controller and takes a while (the site's
+input checks do), then a probe module that reports, from inside the interpreter Mitogen
+gives the host, whether a module it never imports itself (the Kubernetes client) is
+already imported there, and that interpreter's PID. With the callback the helper asked
+the multiplexer for that same interpreter and imported the client in it; without it, or
+with other imports, the probe finds nothing. The connection stack the helper asks for is
+checked case by case against what Mitogen builds for a local host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import trust_as_template
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+from localplay import PLAIN_CALLBACKS, ROOT, VERBOSE_ENV, run_local_playbook
+
+WARM = f"{PLAIN_CALLBACKS},shipyard.platform.controller_actions,shipyard.platform.warm_connection"
+COLD = f"{PLAIN_CALLBACKS},shipyard.platform.controller_actions"
+
+PROBE = """\
+from __future__ import annotations
+
+import os
+import sys
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec={})
+    module.exit_json(changed=False, imported="kubernetes" in sys.modules, pid=os.getpid())
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+PLAYBOOK = """\
+- name: Warm
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Work in the controller for a while, as the site's input checks do
+      ansible.builtin.set_fact:
+        slept: "{{ lookup('ansible.builtin.pipe', 'sleep ' ~ (pause | default(0) | float)) }}"
+
+    - name: Ask the host's interpreter what it holds
+      probe:
+      register: first
+
+    - name: Ask again
+      probe:
+      register: second
+
+    - name: Keep the answers
+      ansible.builtin.copy:
+        content: "{{ {'first': first, 'second': second} | to_json }}"
+        dest: "{{ playbook_dir }}/answers.json"
+        mode: "0600"
+"""
+
+
+@pytest.fixture
+def collections():
+    """The repository's collections importable in this process, as Ansible's loader makes them; then removed."""
+    finder = _AnsibleCollectionFinder(paths=[str(ROOT / "collections")])
+    finder._install()
+    try:
+        yield
+    finally:
+        _AnsibleCollectionFinder._remove()
+
+
+def probe(tmp_path: Path, callbacks: str, *extra: str, **env: str) -> tuple[dict, str]:
+    (tmp_path / "library").mkdir(exist_ok=True)
+    (tmp_path / "library" / "probe.py").write_text(PROBE)
+    (tmp_path / "warm.yml").write_text(PLAYBOOK)
+    run = run_local_playbook(
+        tmp_path / "warm.yml",
+        {**VERBOSE_ENV, "ANSIBLE_VERBOSITY": "3", "ANSIBLE_CALLBACKS_ENABLED": callbacks, **env},
+        extra_args=extra,
+    )
+    return json.loads((tmp_path / "answers.json").read_text()), run.stdout + run.stderr
+
+
+def test_the_first_task_that_needs_the_host_finds_its_interpreter_with_the_client_imported(tmp_path):
+    # Six seconds of the controller's work: the helper takes one or two on a busy machine of two cores.
+    answers, output = probe(tmp_path, WARM, "-e", "pause=6")
+    assert answers["first"]["imported"] is True, output
+    # The same lasting interpreter runs both tasks: the helper did not start one of its own beside it.
+    assert answers["first"]["pid"] == answers["second"]["pid"]
+    assert "shipyard.platform.warm_connection: localhost: interpreter ready in" in output
+    assert "imported kubernetes in" in output
+
+
+def test_without_the_callback_the_first_task_imports_for_itself(tmp_path):
+    answers, output = probe(tmp_path, COLD)
+    assert answers["first"]["imported"] is False, output
+    assert "warm_connection" not in output
+
+
+def test_the_imports_are_the_users_choice(tmp_path):
+    answers, output = probe(tmp_path, WARM, SHIPYARD_WARM_IMPORTS="json")
+    assert answers["first"]["imported"] is False, output
+    assert "imported json in" in output
+
+
+@pytest.mark.parametrize(
+    ("task_vars", "become", "expected"),
+    [
+        (
+            {"ansible_connection": "local", "ansible_python_interpreter": "/opt/py/bin/python3 -X dev"},
+            False,
+            [{"method": "local", "kwargs": {"python_path": ["/opt/py/bin/python3", "-X", "dev"]}}],
+        ),
+        (
+            {"ansible_connection": "local", "ansible_python_interpreter": "{{ here }}/python", "here": "/opt/py"},
+            False,
+            [{"method": "local", "kwargs": {"python_path": ["/opt/py/python"]}}],
+        ),
+        (
+            {"ansible_connection": "ssh", "ansible_python_interpreter": "/usr/bin/python3"},
+            False,
+            "its connection is 'ssh', not local",
+        ),
+        (
+            {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"},
+            True,
+            "it uses become or mitogen_via",
+        ),
+        (
+            {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3", "mitogen_via": "x"},
+            False,
+            "it uses become or mitogen_via",
+        ),
+        # Mitogen discovers such an interpreter through the connection itself: nothing to ask for ahead.
+        (
+            {"ansible_connection": "local", "ansible_python_interpreter": "auto_silent"},
+            False,
+            "its interpreter is discovered, not named",
+        ),
+    ],
+    ids=["named", "templated", "ssh", "become", "mitogen_via", "discovered"],
+)
+def test_the_stack_asked_for_is_the_one_mitogen_builds_for_a_local_host(collections, task_vars, become, expected):
+    # Importable only once the fixture has installed Ansible's collection loader.
+    from ansible_collections.shipyard.platform.plugins.callback.warm_connection import (  # noqa: PLC0415
+        local_stack,
+    )
+
+    task_vars = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in task_vars.items()}
+    task = SimpleNamespace(connection=None, become=False)
+    play_context = SimpleNamespace(connection="ssh", become=become)
+    assert local_stack(task, task_vars, play_context, DataLoader()) == expected
+
+
+def test_a_strategy_without_mitogen_runs_as_before(tmp_path):
+    answers, output = probe(tmp_path, WARM, ANSIBLE_STRATEGY="linear")
+    assert answers["first"]["imported"] is False, output
+    assert "interpreter ready" not in output
+
+
+def test_a_name_that_is_not_a_module_turns_it_off_saying_so(tmp_path):
+    answers, output = probe(tmp_path, WARM, SHIPYARD_WARM_IMPORTS="kubernetes,os; print(1)")
+    assert answers["first"]["imported"] is False, output
+    assert "warm_connection: off: imports: not module names: os; print(1)" in output
+
+
+def test_a_run_that_ends_before_the_helper_leaves_no_process_behind(tmp_path):
+    marker = tmp_path / "short.yml"
+    marker.write_text(
+        "- name: Short\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Only a controller task\n      ansible.builtin.debug:\n        msg: done\n"
+    )
+    run = run_local_playbook(marker, {**VERBOSE_ENV, "ANSIBLE_VERBOSITY": "3", "ANSIBLE_CALLBACKS_ENABLED": WARM})
+    assert "warm_connection: each local host's interpreter starts ahead" in run.stdout
+    deadline = time.monotonic() + 10
+    while True:
+        left = subprocess.run(["pgrep", "-f", str(marker)], capture_output=True, text=True, check=False).stdout.split()
+        left = [pid for pid in left if int(pid) != os.getpid()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert left == [], f"processes of the run still there: {left}"
