@@ -12,6 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # The repository's ansible.cfg, output at -v without colours; the callbacks are ansible.cfg's unless a test names them.
@@ -74,3 +77,14 @@ def run_local_playbook(
     )
     assert result.returncode == 0 or not must_succeed, result.stdout + result.stderr
     return result
+
+
+@pytest.fixture
+def collection_loader():
+    """The repository's collections importable in this process, as Ansible's loader makes them; then removed."""
+    finder = _AnsibleCollectionFinder(paths=[str(ROOT / "collections")])
+    finder._install()
+    try:
+        yield
+    finally:
+        _AnsibleCollectionFinder._remove()

@@ -22,8 +22,7 @@ from types import SimpleNamespace
 import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import trust_as_template
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-from localplay import PLAIN_CALLBACKS, ROOT, VERBOSE_ENV, run_local_playbook
+from localplay import PLAIN_CALLBACKS, VERBOSE_ENV, collection_loader, run_local_playbook
 
 WARM = f"{PLAIN_CALLBACKS},shipyard.platform.controller_actions,shipyard.platform.warm_connection"
 COLD = f"{PLAIN_CALLBACKS},shipyard.platform.controller_actions"
@@ -69,17 +68,6 @@ PLAYBOOK = """\
         dest: "{{ playbook_dir }}/answers.json"
         mode: "0600"
 """
-
-
-@pytest.fixture
-def collections():
-    """The repository's collections importable in this process, as Ansible's loader makes them; then removed."""
-    finder = _AnsibleCollectionFinder(paths=[str(ROOT / "collections")])
-    finder._install()
-    try:
-        yield
-    finally:
-        _AnsibleCollectionFinder._remove()
 
 
 def probe(tmp_path: Path, callbacks: str, *extra: str, **env: str) -> tuple[dict, str]:
@@ -153,7 +141,8 @@ def test_the_imports_are_the_users_choice(tmp_path):
     ],
     ids=["named", "templated", "ssh", "become", "mitogen_via", "discovered"],
 )
-def test_the_stack_asked_for_is_the_one_mitogen_builds_for_a_local_host(collections, task_vars, become, expected):
+@pytest.mark.usefixtures(collection_loader.__name__)
+def test_the_stack_asked_for_is_the_one_mitogen_builds_for_a_local_host(task_vars, become, expected):
     # Importable only once the fixture has installed Ansible's collection loader.
     from ansible_collections.shipyard.platform.plugins.callback.warm_connection import (  # noqa: PLC0415
         local_stack,
