@@ -92,16 +92,26 @@ def test_the_first_task_that_needs_the_host_finds_its_interpreter_with_the_clien
     assert "imported kubernetes in" in output
 
 
-def test_without_the_callback_the_first_task_imports_for_itself(tmp_path):
-    answers, output = probe(tmp_path, COLD)
+@pytest.mark.parametrize(
+    ("callbacks", "env", "said", "unsaid"),
+    [
+        (COLD, {}, None, "warm_connection"),
+        (WARM, {"SHIPYARD_WARM_IMPORTS": "json"}, "imported json in", None),
+        (WARM, {"ANSIBLE_STRATEGY": "linear"}, None, "interpreter ready"),
+        (
+            WARM,
+            {"SHIPYARD_WARM_IMPORTS": "kubernetes,os; print(1)"},
+            "warm_connection: off: imports: not module names: os; print(1)",
+            None,
+        ),
+    ],
+    ids=["without-the-callback", "other-imports", "a-strategy-without-mitogen", "a-name-that-is-not-a-module"],
+)
+def test_otherwise_the_first_task_imports_the_client_itself(tmp_path, callbacks, env, said, unsaid):
+    answers, output = probe(tmp_path, callbacks, **env)
     assert answers["first"]["imported"] is False, output
-    assert "warm_connection" not in output
-
-
-def test_the_imports_are_the_users_choice(tmp_path):
-    answers, output = probe(tmp_path, WARM, SHIPYARD_WARM_IMPORTS="json")
-    assert answers["first"]["imported"] is False, output
-    assert "imported json in" in output
+    assert said is None or said in output
+    assert unsaid is None or unsaid not in output
 
 
 @pytest.mark.parametrize(
@@ -152,18 +162,6 @@ def test_the_stack_asked_for_is_the_one_mitogen_builds_for_a_local_host(task_var
     task = SimpleNamespace(connection=None, become=False)
     play_context = SimpleNamespace(connection="ssh", become=become)
     assert local_stack(task, task_vars, play_context, DataLoader()) == expected
-
-
-def test_a_strategy_without_mitogen_runs_as_before(tmp_path):
-    answers, output = probe(tmp_path, WARM, ANSIBLE_STRATEGY="linear")
-    assert answers["first"]["imported"] is False, output
-    assert "interpreter ready" not in output
-
-
-def test_a_name_that_is_not_a_module_turns_it_off_saying_so(tmp_path):
-    answers, output = probe(tmp_path, WARM, SHIPYARD_WARM_IMPORTS="kubernetes,os; print(1)")
-    assert answers["first"]["imported"] is False, output
-    assert "warm_connection: off: imports: not module names: os; print(1)" in output
 
 
 def test_a_run_that_ends_before_the_helper_leaves_no_process_behind(tmp_path):
