@@ -81,10 +81,24 @@ def run_local_playbook(
 
 @pytest.fixture
 def collection_loader():
-    """The repository's collections importable in this process, as Ansible's loader makes them; then removed."""
+    """The repository's collections importable in this process, as Ansible's loader makes them; then removed.
+
+    An `ansible_collections` imported before (the `ansible` package's, which a test reads) would shadow the
+    loader's: it is set aside meanwhile and put back after.
+    """
+
+    def ours(name: str) -> bool:
+        return name == "ansible_collections" or name.startswith("ansible_collections.")
+
+    aside = {name: module for name, module in sys.modules.items() if ours(name)}
+    for name in aside:
+        del sys.modules[name]
     finder = _AnsibleCollectionFinder(paths=[str(ROOT / "collections")])
     finder._install()
     try:
         yield
     finally:
         _AnsibleCollectionFinder._remove()
+        for name in [name for name in sys.modules if ours(name)]:
+            del sys.modules[name]
+        sys.modules.update(aside)
