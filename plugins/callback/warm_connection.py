@@ -54,6 +54,8 @@ options:
       - name: SHIPYARD_WARM_TIMEOUT
 """
 
+import atexit
+import contextlib
 import os
 import re
 import signal
@@ -130,8 +132,25 @@ def _warm_in_child(path, stack, imports):
         broker.join()
 
 
+# Helpers still running, by PID; the PID of the process that forked them.
+_LIVE = set()
+_PARENT = []
+
+
+def _end_live_helpers():
+    """At the run's end: a helper still at work would hold Mitogen's multiplexers' exit for seconds."""
+    if _PARENT and _PARENT[0] == os.getpid():
+        for pid in list(_LIVE):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def warm(host_name, path, stack, imports, timeout):
     """Fork the helper; a thread of this process reaps it and says at -vvv what came of it."""
+    if not _PARENT:
+        # Registered after Mitogen's own exit handler, so it runs before it.
+        _PARENT.append(os.getpid())
+        atexit.register(_end_live_helpers)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the helper: never back into Ansible's code, never an exception out of here
@@ -150,11 +169,13 @@ def warm(host_name, path, stack, imports, timeout):
         finally:
             os._exit(code)
     os.close(write)
+    _LIVE.add(pid)
 
     def reap():
         with os.fdopen(read, "rb") as pipe:
             said = pipe.read().decode(errors="replace")
         os.waitpid(pid, 0)
+        _LIVE.discard(pid)
         display.vvv(f"{CallbackModule.CALLBACK_NAME}: {host_name}: {said or 'the helper ended without a word'}")
 
     threading.Thread(target=reap, name="warm_connection", daemon=True).start()
