@@ -65,23 +65,19 @@ def copy_parsed(value, memo=None):
         done = memo.get(id(item))
         if done is not None:
             return done
-        if kind is dict:
-            new = memo[id(item)] = {}
-            for key, child in item.items():
+        # A container is in the memo before its children are walked: a recursive alias
+        # (`a: &x [1, *x]`) then comes back to it, as copy.deepcopy does.
+        if kind is dict or kind is tagged_dict:
+            new = memo[id(item)] = {} if kind is dict else AnsibleTagHelper.tag_copy(item, {}, value_type=kind)
+            for key, child in dict.items(item):
                 new[walk(key)] = walk(child)
             return new
-        if kind is list:
-            new = memo[id(item)] = []
-            new.extend(walk(child) for child in item)
+        if kind is list or kind is tagged_list:
+            new = memo[id(item)] = [] if kind is list else AnsibleTagHelper.tag_copy(item, [], value_type=kind)
+            new.extend(walk(child) for child in list.__iter__(item))
             return new
-        if kind is tagged_dict:
-            new = AnsibleTagHelper.tag_copy(item, {walk(k): walk(v) for k, v in dict.items(item)}, value_type=kind)
-        elif kind is tagged_list:
-            new = AnsibleTagHelper.tag_copy(item, [walk(child) for child in list.__iter__(item)], value_type=kind)
-        else:  # anything else as ansible-core copies it (the memo is deepcopy's own kind: id -> copy)
-            return copy.deepcopy(item, memo)
-        memo[id(item)] = new
-        return new
+        # Anything else as ansible-core copies it (the memo is deepcopy's own kind: id -> copy).
+        return copy.deepcopy(item, memo)
 
     return walk(value)
 

@@ -1,7 +1,7 @@
 """shipyard.platform.parsed_copy: a parsed file's kept data is copied as deepcopy copies it, its scalars shared.
 
 Each case loads real files through ansible-core's DataLoader, as a role's include loads
-them: every YAML file of the repository's roles, and one with an alias. The copy must
+them: every YAML file of the repository's roles, one with an alias and one with a recursive alias. The copy must
 equal deepcopy's, node for node: the same values, types and tags; no container of the
 kept data in it; one object reached twice still one object; a change to a copy never
 reaching the next load. A real run with the callback says it is on.
@@ -67,6 +67,17 @@ def test_an_alias_stays_one_object_and_a_changed_copy_never_reaches_the_next_loa
     first["name"] = "changed"
     second = copy_parsed(loader.load_from_file(str(source), unsafe=True))
     assert second == {"shared": [80, 443], "again": [80, 443], "name": "web"}
+
+
+def test_a_recursive_alias_comes_back_to_its_own_copy_as_deepcopy_has_it(copy_parsed, tmp_path: Path):
+    source = tmp_path / "recursive.yml"
+    source.write_text("ports: &ports\n  - 80\n  - *ports\n")
+    kept = DataLoader().load_from_file(str(source), unsafe=True)
+    ours = copy_parsed(kept)
+    assert ours["ports"][1] is ours["ports"]
+    assert ours["ports"] is not kept["ports"]
+    assert type(ours["ports"]) is type(kept["ports"])
+    assert AnsibleTagHelper.tags(ours["ports"]) == AnsibleTagHelper.tags(kept["ports"])
 
 
 def test_a_run_with_the_callback_says_it_is_on(tmp_path: Path):
