@@ -193,10 +193,11 @@ class CallbackModule(CallbackBase):
         super().__init__(*args, **kwargs)
         self._hosts = set()  # hosts decided: warmed, or never to be
         self._started = set()  # (multiplexer, stack) pairs asked for: one helper each
+        self._installed = False
 
     def v2_playbook_on_play_start(self, play):
-        if not getattr(self, "_installing", False):
-            self._installing = True
+        if not self._installed:
+            self._installed = True
             install_if_tested(self.CALLBACK_NAME, self._install, "each local host's interpreter starts ahead")
 
     def _install(self):
