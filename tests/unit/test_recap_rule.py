@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from localplay import VERBOSE_ENV, run_local_playbook
 
 SCRIPT = Path(__file__).resolve().parents[2] / "hack/recap_unchanged.py"
 
@@ -48,3 +49,19 @@ def test_a_log_without_recap_fails() -> None:
 
 def test_only_the_last_recap_counts() -> None:
     assert judge(recap(("controller", 3, 0, 0)) + recap(("controller", 0, 0, 0))).returncode == 0
+
+
+@pytest.mark.parametrize(("changed", "verdict"), [("false", 0), ("true", 1)])
+def test_a_coloured_recap_is_judged_as_a_plain_one(tmp_path: Path, changed: str, verdict: int) -> None:
+    # A real run with colours forced, as Molecule started from a terminal has its nested runs print.
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        f"    - {{name: one, ansible.builtin.command: 'true', changed_when: {changed}}}\n"
+    )
+    env = {**VERBOSE_ENV, "ANSIBLE_FORCE_COLOR": "1", "ANSIBLE_NOCOLOR": "0", "ANSIBLE_VERBOSITY": "0"}
+    log = run_local_playbook(playbook, env).stdout
+    assert "\x1b[" in log and "PLAY RECAP" in log  # coloured, as the rule must read it
+    judged = judge(log)
+    assert judged.returncode == verdict, judged.stderr
+    assert verdict == 0 or "localhost: changed=1" in judged.stderr
