@@ -161,6 +161,7 @@ def test_discovery_caches_are_kept_across_runs(tmp_path: Path, tmp: Path) -> Non
         "        set -eu\n"
         '        case "$TMPDIR" in */shipyard-run-*) ;; *) echo "TMPDIR is $TMPDIR"; exit 1 ;; esac\n'
         '        cat "$TMPDIR/k8srcp-old.json"\n'
+        '        stat -c " INODE %i" "$TMPDIR/k8srcp-old.json"\n'
         '        echo \'{"new": true}\' > "$TMPDIR/k8srcp-new.json"\n'
         "      changed_when: false\n"
         "      register: seen\n"
@@ -175,6 +176,8 @@ def test_discovery_caches_are_kept_across_runs(tmp_path: Path, tmp: Path) -> Non
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert 'SEEN {"kept": true}' in run.stdout, run.stdout
+    # The same file, linked rather than copied: the client's rewrite in place reaches the kept cache.
+    assert f"INODE {(tmp / 'k8srcp-old.json').stat().st_ino}" in run.stdout, run.stdout
     assert sorted(p.name for p in tmp.iterdir()) == ["k8srcp-new.json", "k8srcp-old.json"]
     assert (tmp / "k8srcp-old.json").read_text() == old
 
