@@ -52,5 +52,9 @@ def _migrate_at_start(app: Flask, store: Store) -> None:
     except DatabaseUnavailable as err:
         # Stay alive and report not ready; the schema is migrated when the database answers.
         app.logger.warning("database not available at start, not ready until it is: %s", err)
+    except Exception:
+        # Anything else is logged as one JSON line with its stack trace, not printed raw by the
+        # thread's end; /ready tries the migration again and answers an error until it works.
+        app.logger.exception("the schema migration at start failed")
     finally:
         store.release()

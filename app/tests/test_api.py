@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -176,3 +178,28 @@ class TestAuth:
         item = auth_client.post("/api/items", json={"name": "a"}, headers=headers).json
         assert auth_client.patch(f"/api/items/{item['id']}", json={"quantity": 1}, headers=headers).status_code == 200
         assert auth_client.delete(f"/api/items/{item['id']}", headers=headers).status_code == 204
+
+
+def test_a_failed_migration_at_start_is_logged_as_json(
+    make_app, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Not a database error (those are logged as "not available"): an error of the migration itself.
+    import threading  # noqa: PLC0415
+
+    from shipyard_app.config import Config  # noqa: PLC0415
+    from shipyard_app.db import Store  # noqa: PLC0415
+
+    def broken(self: Store) -> int:
+        raise RuntimeError("migration 3 is broken")
+
+    monkeypatch.setattr(Store, "migrate", broken)
+    make_app(Config(database_url=f"sqlite:///{tmp_path}/x.db"))
+    for thread in threading.enumerate():
+        if thread.name == "schema-at-start":
+            thread.join(timeout=10)
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines() if line.strip()]  # every line is JSON
+    (failed,) = [r for r in records if r["log.level"] == "error"]
+    assert failed["message"] == "the schema migration at start failed"
+    assert failed["error.type"] == "RuntimeError" and "migration 3 is broken" in failed["error.stack_trace"]
+    assert "Traceback" not in err, err
