@@ -15,11 +15,12 @@ description:
     collector thresholds (700, 10, 10) it collects garbage every 700 net new containers, and every
     hundredth of those collections is a full pass over every object the process holds. On this
     repository's site (about 134,000 objects once the playbook is parsed) a no-op rerun collected about
-    860 times, 0.45 to 0.6 s of the main process's time, most of it in full passes.
+    860 times, 0.35 to 0.6 s of the main process's time, most of it in full passes.
   - When a playbook starts, after it is parsed, this callback moves every object alive then into the
     collector's permanent generation (C(gc.freeze())), which no pass visits, and sets the first
-    generation's threshold to O(threshold). The same rerun then collected 39 times, 0.12 to 0.17 s. The
-    workers Ansible forks for tasks inherit both; a pass in a worker no longer writes to the memory pages
+    generation's threshold to O(threshold). The collections before that (Ansible's imports and the parse,
+    about 570) stay; the same rerun then spent 0.18 to 0.20 s collecting in all. The workers Ansible forks
+    for tasks inherit both; a pass in a worker no longer writes to the memory pages
     it shares with the main process.
   - Frozen objects are never collected, which for the parsed playbook is what the run does anyway.
     Reference counting frees everything else at once, as before; only cycles of garbage wait longer to
