@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +144,13 @@ class Probes:
         self.image = image
         self.pods: list[tuple[str, str]] = []
         self.owners: dict[str, dict] = {}
+        self.lock = threading.Lock()
 
     def owner(self, namespace: str) -> dict:
+        with self.lock:
+            return self._owner(namespace)
+
+    def _owner(self, namespace: str) -> dict:
         if namespace not in self.owners:
             name = f"test-probes-{uuid.uuid4().hex[:6]}"
             kubectl("-n", namespace, "create", "configmap", name)
@@ -160,30 +167,85 @@ class Probes:
         self.pods.append((namespace, name))
         return name
 
+    def start_all(self, peers: list[tuple[str, dict[str, str], list[tuple[int, str, str]]]]) -> list[str]:
+        """`start` for each (namespace, labels, listen), up to four at once; the pods' names in that order."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            return list(pool.map(lambda peer: self.start(*peer), peers))
+
     def wait_ready(self) -> None:
+        by_namespace: dict[str, list[str]] = {}
         for namespace, name in self.pods:
-            kubectl("-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=120s", timeout=150)
+            by_namespace.setdefault(namespace, []).append(f"pod/{name}")
+        for namespace, pods in by_namespace.items():
+            kubectl("-n", namespace, "wait", "--for=condition=Ready", *pods, "--timeout=120s", timeout=150)
 
     def ip(self, namespace: str, name: str) -> str:
         return kubectl("-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.podIP}").stdout.strip()
 
     def connects(self, namespace: str, name: str, host: str, port: int, proto: str = "TCP", timeout: float = 2) -> bool:
         """Whether the probe pod reaches host:port: a TCP connection is made, or a UDP datagram is answered."""
+        return self.reaches(namespace, name, [(host, port, proto)], timeout)[0]
+
+    def reaches(self, namespace: str, name: str, targets: list[tuple[str, int, str]], timeout: float = 2) -> list[bool]:
+        """Whether the probe pod reaches each (host, port, protocol), all tried at once in one exec.
+
+        TCP: a connection is made. UDP: a datagram is answered. DNS: the name `host`
+        resolves through the pod's resolver (a real query to the cluster's DNS).
+        Each try runs in a thread of its own in the pod, so a denied flow's timeout
+        does not wait for the others'; every try is still a real one from the pod."""
         code = (
-            "import socket, sys\n"
-            f"host, port, proto, timeout = {host!r}, {port}, {proto!r}, {timeout}\n"
-            "try:\n"
-            "    if proto == 'TCP':\n"
-            "        socket.create_connection((host, port), timeout=timeout).close()\n"
-            "    else:\n"
-            "        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-            "        s.settimeout(timeout)\n"
-            "        s.sendto(b'hi', (host, port))\n"
-            "        s.recv(16)\n"
-            "except OSError:\n"
-            "    sys.exit(1)\n"
+            "import json, socket, sys, threading\n"
+            "targets, timeout = json.loads(sys.argv[1]), float(sys.argv[2])\n"
+            "def reach(host, port, proto):\n"
+            "    try:\n"
+            "        if proto == 'DNS':\n"
+            "            socket.getaddrinfo(host, port)\n"
+            "        elif proto == 'TCP':\n"
+            "            socket.create_connection((host, port), timeout=timeout).close()\n"
+            "        else:\n"
+            "            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "            s.settimeout(timeout)\n"
+            "            s.sendto(b'hi', (host, port))\n"
+            "            s.recv(16)\n"
+            "    except OSError:\n"
+            "        return False\n"
+            "    return True\n"
+            "results = [None] * len(targets)\n"
+            "def one(i):\n"
+            "    results[i] = reach(*targets[i])\n"
+            "threads = [threading.Thread(target=one, args=(i,)) for i in range(len(targets))]\n"
+            "for t in threads:\n"
+            "    t.start()\n"
+            "for t in threads:\n"
+            "    t.join()\n"
+            "print(json.dumps(results))\n"
         )
-        return self.run(namespace, name, code)
+        run = kubectl("-n", namespace, "exec", name, "--", "python3", "-c", code, json.dumps(targets), str(timeout),
+                      check=False, timeout=120)  # fmt: skip
+        if run.returncode != 0:
+            raise AssertionError(f"probe {namespace}/{name} could not run: {run.stderr.strip()[-500:]}")
+        results = json.loads(run.stdout)
+        if len(results) != len(targets) or not all(isinstance(r, bool) for r in results):
+            raise AssertionError(f"probe {namespace}/{name} answered {run.stdout!r} for {len(targets)} tries")
+        return results
+
+    def reach_all(self, tries: dict[str, tuple[str, str, tuple[str, int, str]]]) -> dict[str, bool]:
+        """Named tries, each (namespace, probe pod, target as `reaches` takes it): whether each reached.
+
+        One exec per probe pod with all of its tries (`reaches`); up to four pods' execs at once."""
+        by_pod: dict[tuple[str, str], list[str]] = {}
+        for name, (namespace, pod, _) in tries.items():
+            by_pod.setdefault((namespace, pod), []).append(name)
+
+        def one(pod: tuple[str, str]) -> dict[str, bool]:
+            names = by_pod[pod]
+            return dict(zip(names, self.reaches(*pod, [tries[n][2] for n in names]), strict=True))
+
+        result: dict[str, bool] = {}
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for reached in pool.map(one, by_pod):
+                result.update(reached)
+        return {name: result[name] for name in tries}
 
     def run(self, namespace: str, name: str, code: str) -> bool:
         """Run python3 code in the probe: True when it exits 0, False when 1."""

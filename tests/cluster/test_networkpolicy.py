@@ -97,8 +97,9 @@ def network(probe_image: str, outside: str) -> Iterator[dict]:
     addresses, listen = plan(tried, outside)
     sources: dict[Peer, str] = {}
     try:
-        for peer in {f.source for f in tried.values()} | set(listen):
-            sources[peer] = probes.start(peer.namespace, peer.labels, sorted(listen.get(peer, ())))
+        peers = list({f.source for f in tried.values()} | set(listen))
+        started = probes.start_all([(p.namespace, p.labels, sorted(listen.get(p, ()))) for p in peers])
+        sources.update(zip(peers, started, strict=True))
         probes.wait_ready()
         for peer in listen:
             addresses[peer] = probes.ip(peer.namespace, sources[peer])
@@ -109,25 +110,19 @@ def network(probe_image: str, outside: str) -> Iterator[dict]:
             kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
-def attempt(network: dict, flow: Flow) -> bool:
-    probes: Probes = network["probes"]
-    source = network["sources"][flow.source]
-    port = flow.port
-    if flow.destination.kind == "apiserver":
-        port = 6443  # the API server's real port after the Service's DNAT
+def target(network: dict, flow: Flow) -> tuple[str, int, str]:
+    """Where a flow's try goes: an address, a port and a protocol (DNS: a real query through the pod's resolver)."""
     if flow.destination.name == "dns" and flow.protocol == "UDP":
-        # A real query through the pod's resolver (the kube-dns Service).
-        code = (
-            "import socket, sys\n"
-            "try:\n    socket.getaddrinfo('kubernetes.default.svc.cluster.local.', 443)\n"
-            "except OSError:\n    sys.exit(1)\n"
-        )
-        return probes.run(flow.source.namespace, source, code)
-    return probes.connects(flow.source.namespace, source, network["addresses"][flow.destination], port, flow.protocol)
+        return ("kubernetes.default.svc.cluster.local.", 443, "DNS")  # through the kube-dns Service
+    port = 6443 if flow.destination.kind == "apiserver" else flow.port  # the API server's real port after the DNAT
+    return (network["addresses"][flow.destination], port, flow.protocol)
 
 
 def outcomes(network: dict, names: list[str]) -> dict[str, bool]:
-    return {name: attempt(network, network["flows"][name]) for name in names}
+    """Each flow tried from its source's probe pod (one exec per source, its flows at once)."""
+    flows, sources = network["flows"], network["sources"]
+    tries = {n: (flows[n].source.namespace, sources[flows[n].source], target(network, flows[n])) for n in names}
+    return network["probes"].reach_all(tries)
 
 
 def test_every_allowed_flow_connects_from_a_real_pod(network: dict) -> None:
