@@ -20,6 +20,8 @@ description:
     still waits for the end of the parse. With both, the site's parse took 0.34 s.
   - It adds no variables, and nothing else changes. It says what it started at C(-vvv); with neither
     callback enabled it does nothing. The callbacks do the rest when the playbook starts, as without it.
+    An error (a callback option Ansible cannot read, say) is a warning, never a failed run; what it had not
+    started by then waits for the callbacks.
   - Enable it beside Ansible's own vars plugin, in C(ansible.cfg),
     C(vars_plugins_enabled = ansible.builtin.host_group_vars, shipyard.platform.early_parse), as the
     repository does. It needs an inventory read from a file or a folder. With only a host list on the
@@ -56,11 +58,18 @@ def _threshold() -> int:
 
 
 def start() -> None:
-    """Start what the enabled callbacks do at the parse; once per process."""
+    """Start what the enabled callbacks do at the parse; once per process; never stop the run."""
     global _started  # noqa: PLW0603 - once per process, however many times Ansible loads the plugin
     if _started:
         return
     _started = True
+    try:
+        _start()
+    except Exception as ex:  # a speed-up must never stop a run (Ansible itself skips a callback it cannot load)
+        display.warning(f"{NAME}: not all was started before the parse: {ex}")
+
+
+def _start() -> None:
     enabled = set(C.CALLBACKS_ENABLED or ())
     if "shipyard.platform.parsed_copy" in enabled:
         said = "parsed files are copied with their values shared, from the parse on"

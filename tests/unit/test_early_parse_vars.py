@@ -121,3 +121,12 @@ def test_with_only_a_host_list_the_callbacks_start_after_the_parse_as_without_it
     )
     assert not copied and threshold == DEFAULT_THRESHOLD
     assert "shipyard.platform.parsed_copy: parsed files are copied" in output  # at the playbook's start
+
+
+def test_an_option_it_cannot_read_is_a_warning_and_the_run_goes_on(tmp_path: Path) -> None:
+    # Ansible itself warns and skips a callback whose option it cannot read; the plugin must not stop the run.
+    copied, threshold, output = parse(
+        tmp_path, ANSIBLE_CALLBACKS_ENABLED=BOTH, ANSIBLE_VARS_ENABLED=PLUGIN, SHIPYARD_GC_THRESHOLD="many"
+    )
+    assert copied and threshold == DEFAULT_THRESHOLD  # parsed_copy started before the error
+    assert "early_parse: not all was started before the parse" in re.sub(r"\s+", " ", output), output
