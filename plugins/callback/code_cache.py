@@ -77,7 +77,7 @@ import jinja2
 from ansible.module_utils.ansible_release import __version__ as ansible_version
 from ansible.plugins.callback import CallbackBase
 from ansible.utils.display import Display
-from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import install_if_tested
+from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import install_if_tested, uses_mitogen
 
 try:  # ansible-core's private templating parts, as 2.19 has them
     from ansible._internal._templating import _jinja_bits
@@ -358,7 +358,7 @@ class CallbackModule(CallbackBase):
         else:
             install_if_tested(self.CALLBACK_NAME, on_cache(install), f"compiled templates kept in {folder}")
         # Mitogen's multiplexer is forked from this process when the first play starts: it inherits the wrapper.
-        if any("mitogen" in str(play.strategy) for play in playbook.get_plays()):
+        if any(uses_mitogen(play) for play in playbook.get_plays()):
             install_if_tested(
                 self.CALLBACK_NAME,
                 on_cache(install_mitogen),

@@ -47,22 +47,22 @@ from ansible.plugins.list import list_plugins
 from ansible.plugins.loader import filter_loader, lookup_loader, test_loader
 from ansible.template import Templar
 from ansible.utils.display import Display
-from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import install_if_tested
+from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import (
+    install_if_tested,
+    untested_mitogen,
+    uses_mitogen,
+)
 
 display = Display()
-
-TESTED_MITOGEN = (0, 3, 54)
 
 
 def share_collection_list():
     """Have Mitogen's planner use one list of the collection folders; True, or a string that says why not."""
-    try:
-        import mitogen  # noqa: PLC0415 - Mitogen is optional
-        from ansible_mitogen import planner  # noqa: PLC0415 - as above
-    except ImportError:
-        return "Mitogen is not installed"
-    if tuple(mitogen.__version__) != TESTED_MITOGEN:
-        return f"not tested with Mitogen {'.'.join(map(str, mitogen.__version__))}"
+    untested = untested_mitogen()
+    if untested:
+        return untested
+    from ansible_mitogen import planner  # noqa: PLC0415 - Mitogen is optional
+
     original = getattr(planner, "_load_collections", None)
     if getattr(original, "_shipyard_listed", False):
         return True
@@ -97,7 +97,7 @@ class CallbackModule(CallbackBase):
             display.warning(f"shipyard.platform.preload: the plugins were not loaded ahead: {ex}")
 
     def v2_playbook_on_play_start(self, play):
-        if str(play.strategy or "").rpartition(".")[2].startswith("mitogen_"):
+        if uses_mitogen(play):
             install_if_tested(
                 self.CALLBACK_NAME, share_collection_list, "Mitogen's planner uses one list of the collections"
             )

@@ -70,11 +70,11 @@ from ansible.utils.shlex import shlex_split
 from ansible_collections.shipyard.platform.plugins.plugin_utils.engine_patch import (
     install_if_tested,
     queue_in_controller,
+    untested_mitogen,
 )
 
 display = Display()
 
-TESTED_MITOGEN = (0, 3, 54)
 LOCAL = frozenset({"local", "ansible.builtin.local", "mitogen_local"})
 MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
@@ -201,12 +201,9 @@ class CallbackModule(CallbackBase):
             install_if_tested(self.CALLBACK_NAME, self._install, "each local host's interpreter starts ahead")
 
     def _install(self):
-        try:
-            import mitogen  # noqa: PLC0415 - Mitogen is optional
-        except ImportError:
-            return "Mitogen is not installed"
-        if tuple(mitogen.__version__) != TESTED_MITOGEN:
-            return f"not tested with Mitogen {'.'.join(map(str, mitogen.__version__))}"
+        untested = untested_mitogen()
+        if untested:
+            return untested
         imports = list(self.get_option("imports") or [])
         wrong = [name for name in imports if not MODULE_NAME.match(str(name))]
         if wrong:

@@ -15,6 +15,25 @@ display = Display()
 
 # The ansible-core versions (major.minor) whose private parts the collection's callbacks were tested with.
 TESTED_CORE = ("2.19",)
+# The Mitogen version whose private parts warm_connection and preload wrap (code_cache's are older, and it
+# checks major.minor only).
+TESTED_MITOGEN = (0, 3, 54)
+
+
+def uses_mitogen(play) -> bool:
+    """Whether a play runs with one of Mitogen's strategies (mitogen_linear, mitogen_free, ...)."""
+    return "mitogen" in str(play.strategy)
+
+
+def untested_mitogen() -> str | None:
+    """None when the Mitogen installed is the one tested; else a string that says why a speed-up is off."""
+    try:
+        import mitogen  # noqa: PLC0415 - Mitogen is optional
+    except ImportError:
+        return "Mitogen is not installed"
+    if tuple(mitogen.__version__) != TESTED_MITOGEN:
+        return f"not tested with Mitogen {'.'.join(map(str, mitogen.__version__))}"
+    return None
 
 
 def install_if_tested(name: str, install: t.Callable[[], object], installed: str) -> None:
