@@ -41,6 +41,7 @@ class Job:
     needs: tuple[str, ...] = ()
     rc: int | None = None
     took: int = 0
+    cpu: float = 0.0  # user + system seconds of the job's own processes (not of the containers it starts)
     note: str = ""
     proc: subprocess.Popen | None = field(default=None, repr=False)
     started: float = 0.0
@@ -114,17 +115,41 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
     ]
 
 
+def reap(job: Job, block: bool = False) -> bool:
+    """Whether the job's process has ended; if so its exit code and CPU time are kept.
+
+    os.wait4 rather than Popen.poll: it also returns the CPU time of the process
+    and of every descendant it waited for (make, pytest, ansible-playbook, molecule)."""
+    if job.proc is None:
+        raise ValueError(f"{job.name} was not started")
+    pid, status, usage = os.wait4(job.proc.pid, 0 if block else os.WNOHANG)
+    if pid == 0:
+        return False
+    job.proc.returncode = job.rc = os.waitstatus_to_exitcode(status)
+    job.cpu = usage.ru_utime + usage.ru_stime
+    return True
+
+
+def cpu_busy() -> tuple[float, float]:
+    """The machine's busy and total CPU seconds since boot, summed over its cores (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def run_serially(job: Job) -> bool:
     print(f"\n==> {job.name}", flush=True)
     start = time.monotonic()
-    job.rc = subprocess.call(job.argv, cwd=ROOT)
+    job.proc = subprocess.Popen(job.argv, cwd=ROOT)
+    reap(job, block=True)
     job.took = round(time.monotonic() - start)
     return job.rc == 0
 
 
 def report(job: Job) -> None:
     if job.rc == 0:
-        print(f"PASS  {job.took:>4}s  {job.name}", flush=True)
+        print(f"PASS  {job.took:>4}s  {job.name} (cpu {job.cpu:.0f} s)", flush=True)
         return
     print(f"FAIL  {job.took:>4}s  {job.name} ({job.note or f'exit {job.rc}'}); log: {job.log.relative_to(ROOT)}")
     if job.log.is_file():
@@ -162,9 +187,9 @@ def schedule(jobs: list[Job], workers: int) -> None:
             running.append(ready)
         time.sleep(1)
         for job in list(running):
-            if job.proc is not None and job.proc.poll() is not None:
+            if job.proc is not None and reap(job):
                 running.remove(job)
-                job.rc, job.took = job.proc.returncode, round(time.monotonic() - job.started)
+                job.took = round(time.monotonic() - job.started)
                 report(job)
 
 
@@ -179,7 +204,7 @@ def sandbox_answers() -> bool:
 def main() -> int:
     os.chdir(ROOT)
     workers = int(os.environ.get("SHIPYARD_TEST_WORKERS", "2"))
-    total = time.monotonic()
+    total, busy = time.monotonic(), cpu_busy()
     # Leave the machine as we found it: remove the local cluster only if this run started it.
     sandbox_was_up = sandbox_answers()
     prelude = [Job("setup", make("setup")), Job("docker-engine", make("docker")), Job("base-images", make("images"))]
@@ -211,10 +236,19 @@ def main() -> int:
             subprocess.call(["hack/cluster/down.sh"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     everything = prelude + jobs
     passed = sum(1 for j in everything if j.rc == 0)
-    print(f"\n==> summary ({round(time.monotonic() - total)}s in all, {workers} workers)")
+    wall, (used, elapsed) = time.monotonic() - total, (b - a for a, b in zip(busy, cpu_busy(), strict=True))
+    print(f"\n==> summary ({round(wall)}s in all, {workers} workers)")
+    print("  status  wall   cpu  job (cpu: user + system seconds of the job's own processes)")
     for job in everything:
         status = "PASS" if job.rc == 0 else "FAIL"
-        print(f"  {status}  {job.took:>4}s  {job.name}" + ("" if job.rc == 0 else f" ({job.note or f'exit {job.rc}'})"))
+        line = f"  {status}  {job.took:>5}s {job.cpu:>5.0f}s  {job.name}"
+        print(line + ("" if job.rc == 0 else f" ({job.note or f'exit {job.rc}'})"))
+    own = sum(j.cpu for j in everything)
+    print(
+        f"cpu: the machine was {100 * used / elapsed:.0f} % busy ({used:.0f} of {elapsed:.0f} core-seconds); "
+        f"the jobs' own processes {own:.0f} s, the rest ({max(used - own, 0):.0f} s) mostly the containers "
+        "they started (control planes, the real node, Molecule's hosts) and the Docker engine"
+    )
     print(f"stages: {passed} passed, {len(everything) - passed} failed")
     return 0 if passed == len(everything) else 1
 

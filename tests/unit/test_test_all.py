@@ -62,7 +62,7 @@ def test_a_passed_or_quiet_job_prints_no_failure_section(test_all, capsys):
     quiet.log.write_text("ok: [localhost]\n53 passed in 12s\n")
     test_all.report(quiet)
     out = capsys.readouterr().out
-    assert out.startswith("PASS     3s  lint")
+    assert out.startswith("PASS     3s  lint (cpu 0 s)")
     assert "what the log names as failed" not in out
     assert "---- last 2 lines of unit ----" in out
 
@@ -81,6 +81,29 @@ def test_on_a_cold_machine_the_real_pods_chain_starts_before_the_sites_scenario(
     assert started[:3] == ["sandbox-build", "test-tools", "lint"]
     assert started.index("make up") < started.index("real-pods") < started.index("molecule site"), started
     assert all(job.rc == 0 for job in jobs)
+
+
+def test_each_job_reports_the_cpu_time_of_its_processes_and_their_children(test_all, capsys, monkeypatch):
+    """The CPU a job used, not its wall time, says what two cores can run at once:
+    a job that waits takes its time but leaves the cores to the other worker."""
+    monkeypatch.setattr(test_all, "time", _QuickTicks())
+    burn = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
+    jobs = [
+        test_all.Job("busy", ["sh", "-c", f"python3 -c '{burn}' && exit 3"]),  # the CPU is the grandchild's
+        test_all.Job("waits", ["sleep", "0.6"]),
+    ]
+    test_all.schedule(jobs, workers=2)
+    busy, waits = jobs
+    assert busy.rc == 3 and waits.rc == 0
+    assert 0.55 <= busy.cpu < 2, busy.cpu
+    assert waits.cpu < 0.1, waits.cpu
+    assert "s  waits (cpu 0 s)" in capsys.readouterr().out
+
+
+def test_a_serial_job_keeps_its_exit_code_and_cpu(test_all):
+    job = test_all.Job("setup", ["python3", "-c", "import sys; sum(range(3_000_000)); sys.exit(4)"])
+    assert test_all.run_serially(job) is False
+    assert job.rc == 4 and job.cpu > 0
 
 
 class _QuickTicks:
