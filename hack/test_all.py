@@ -246,8 +246,9 @@ def main() -> int:
     own = sum(j.cpu for j in everything)
     print(
         f"cpu: the machine was {100 * used / elapsed:.0f} % busy ({used:.0f} of {elapsed:.0f} core-seconds); "
-        f"the jobs' own processes {own:.0f} s, the rest ({max(used - own, 0):.0f} s) mostly the containers "
-        "they started (control planes, the real node, Molecule's hosts) and the Docker engine"
+        f"the jobs' own processes {own:.0f} s, the rest ({max(used - own, 0):.0f} s) ran outside their process "
+        "trees: the clusters and containers they started (the local cluster's node, the scenarios' control planes, "
+        "Molecule's hosts) and the Docker engine"
     )
     print(f"stages: {passed} passed, {len(everything) - passed} failed")
     return 0 if passed == len(everything) else 1
