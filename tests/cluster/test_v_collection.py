@@ -77,7 +77,18 @@ GROUP_VARS = {
 # The README's list, warm_connection last; private_tmp because the run uses Mitogen.
 SPEED_CALLBACKS = ["preload", "code_cache", "private_tmp", "vars_files_cache", "early_skip", "controller_actions",
                    "parsed_copy", "gc_tune", "warm_connection"]  # fmt: skip
-CONTROLLER_VARS = {"shipyard_published_node_ports": {30080: "http://127.0.0.1:8080"}}
+CONTROLLER_VARS = {
+    "shipyard_published_node_ports": {30080: "http://127.0.0.1:8080"},
+    "shipyard_app_frontend_enabled": True,
+}
+# Not copied: image_build_revision_required (the installed app's source is not a git checkout).
+KINDS = "deployments,statefulsets,services,configmaps,secrets,networkpolicies,cronjobs"
+
+
+def app_objects() -> dict[str, str]:
+    """kind/name -> uid of the app namespace's objects (probe pods aside)."""
+    items = kubectl_json("-n", "shipyard", "get", KINDS)["items"]
+    return {f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["uid"] for o in items}
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +167,13 @@ def test_the_tarball_holds_what_users_need_and_nothing_else(installed: dict) -> 
 
 def test_the_installed_site_converges_from_elsewhere(installed: dict) -> None:
     # With Ansible's defaults: no ansible.cfg, no Mitogen, none of the collection's plugins.
+    before = app_objects()
     started = time.monotonic()
     first = run(installed, "shipyard.platform.site")
     stock = time.monotonic() - started
     assert first.returncode == 0, first.stdout[-4000:]
+    # The sandbox inventory's values: every object the repository's site made is kept, none made anew.
+    assert app_objects() == before, (sorted(set(before) ^ set(app_objects())), first.stdout[-2000:])
     assert "shipyard.platform.app_deploy : " in first.stdout  # the installed roles ran
     assert str(ROOT) not in first.stdout.replace(str(KUBECONFIG), "")  # nothing from this repository
     # The same values as the site converged from the repository: at most the build's tags change.
