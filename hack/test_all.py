@@ -3,9 +3,11 @@
 then one summary line. Arguments: the Molecule scenarios.
 
 setup, the Docker engine and the base images come first, in order. The rest run
-on SHIPYARD_TEST_WORKERS workers (default 2), each job as soon as the jobs it
-needs have passed: the Go builds (sandbox binaries, test tools) take minutes on
-a cold machine, and everything that does not need them runs meanwhile. Each
+on SHIPYARD_TEST_WORKERS workers (default 3 on this 2-core machine: the
+real-pods job waits on pods more than it computes), each job as soon as the jobs
+it needs have passed: the Go builds (sandbox binaries, test tools) take minutes
+on a cold machine, and everything that does not need them runs meanwhile; while
+a Go build runs, at most BUILD_WORKERS jobs run (a build uses every core). Each
 job's output goes to .cache/test-logs/<job>.log; a failed job's tail is printed.
 Standard library only: it runs before the virtualenv exists.
 """
@@ -32,6 +34,8 @@ NAMED = re.compile(
     r"|^(fatal|failed): \["  # Ansible's failed tasks
 )
 NAMED_MAX = 40
+BUILDS = ("sandbox-build", "test-tools")
+BUILD_WORKERS = 2
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Job:
     note: str = ""
     proc: subprocess.Popen | None = field(default=None, repr=False)
     started: float = 0.0
+    ended: float = 0.0
 
     @property
     def log(self) -> Path:
@@ -163,6 +168,11 @@ def report(job: Job) -> None:
         print("----", flush=True)
 
 
+def slots(running: list[Job], workers: int) -> int:
+    """How many jobs may run now: every worker, but at most BUILD_WORKERS while a Go build runs."""
+    return min(workers, BUILD_WORKERS) if any(j.name in BUILDS for j in running) else workers
+
+
 def schedule(jobs: list[Job], workers: int) -> None:
     pending, running = list(jobs), []
     by_name = {j.name: j for j in jobs}
@@ -173,7 +183,7 @@ def schedule(jobs: list[Job], workers: int) -> None:
                 pending.remove(job)
                 job.rc, job.note = 1, f"not run: {', '.join(failed)} failed"
                 report(job)
-        while len(running) < workers:
+        while len(running) < slots(running, workers):
             ready = next((j for j in pending if all(by_name[n].rc == 0 for n in j.needs if n in by_name)), None)
             if ready is None:
                 break
@@ -189,7 +199,8 @@ def schedule(jobs: list[Job], workers: int) -> None:
         for job in list(running):
             if job.proc is not None and reap(job):
                 running.remove(job)
-                job.took = round(time.monotonic() - job.started)
+                job.ended = time.monotonic()
+                job.took = round(job.ended - job.started)
                 report(job)
 
 
@@ -203,7 +214,7 @@ def sandbox_answers() -> bool:
 
 def main() -> int:
     os.chdir(ROOT)
-    workers = int(os.environ.get("SHIPYARD_TEST_WORKERS", "2"))
+    workers = int(os.environ.get("SHIPYARD_TEST_WORKERS", "3"))
     total, busy = time.monotonic(), cpu_busy()
     # Leave the machine as we found it: remove the local cluster only if this run started it.
     sandbox_was_up = sandbox_answers()

@@ -100,6 +100,26 @@ def test_each_job_reports_the_cpu_time_of_its_processes_and_their_children(test_
     assert "s  waits (cpu 0 s)" in capsys.readouterr().out
 
 
+def test_a_third_worker_waits_while_a_go_build_runs(test_all, capsys, monkeypatch):
+    """Three workers by default, but a Go build uses every core: beside one, at most two jobs run,
+    so a cold run's builds (on its longest path) go as fast as they did on two workers."""
+    monkeypatch.setattr(test_all, "time", _QuickTicks())
+    jobs = test_all.jobs_for(["site", "hardening", "image_build"], keep_cluster=False)
+    took = {"sandbox-build": "1.2", "test-tools": "0.3", "lint": "1", "unit": "1", "app-tests": "1"}
+    for job in jobs:
+        job.argv = ["sleep", took.get(job.name, "0.1")]
+    test_all.schedule(jobs, workers=3)
+    by_name = {job.name: job for job in jobs}
+    build, tools = by_name["sandbox-build"], by_name["test-tools"]
+    during = [j for j in jobs if j.name not in test_all.BUILDS and j.started < build.ended]
+    assert [j.name for j in during] == ["lint"], during  # the one slot tools left, not two
+    assert by_name["lint"].started >= tools.ended
+    after = sorted((j for j in jobs if j.started >= build.ended), key=lambda j: j.started)
+    assert [j.name for j in after[:2]] == ["make up", "molecule site"]  # then three at once
+    assert after[1].started < by_name["lint"].ended
+    assert all(job.rc == 0 for job in jobs)
+
+
 def test_a_serial_job_keeps_its_exit_code_and_cpu(test_all):
     job = test_all.Job("setup", ["python3", "-c", "import sys; sum(range(3_000_000)); sys.exit(4)"])
     assert test_all.run_serially(job) is False
