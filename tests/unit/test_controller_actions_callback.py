@@ -176,9 +176,10 @@ def run(folder: Path, callbacks: str) -> tuple[list[str], int, str, dict]:
 
 def same(output: str) -> str:
     """The output without what differs between any two runs: the folder, the copy's temp file, the run's PID,
-    the command's times, and so the checksums of the file the results are written to."""
+    the command's times, and so the checksums and the size of the file the results are written to (the PID
+    in it can have one digit more in one run than in the other: PIDs wrap at 32768 here)."""
     output = re.sub(r"/(with|without)/", "/", output)
-    output = re.sub(r"^( *)(delta|start|end|checksum|md5sum): .*$", r"\1\2: <varies>", output, flags=re.MULTILINE)
+    output = re.sub(r"^( *)(delta|start|end|checksum|md5sum|size): .*$", r"\1\2: <varies>", output, flags=re.MULTILINE)
     output = re.sub(r"src: \S+", "src: <temp file>", output)
     return re.sub(r" pid \d+ ", " pid <pid> ", output)
 
