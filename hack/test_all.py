@@ -121,7 +121,7 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
 
 
 def reap(job: Job, block: bool = False) -> bool:
-    """Whether the job's process has ended; if so its exit code and CPU time are kept.
+    """Whether the job's process has ended; if so its exit code, CPU time and end are kept.
 
     os.wait4 rather than Popen.poll: it also returns the CPU time of the process
     and of every descendant it waited for (make, pytest, ansible-playbook, molecule)."""
@@ -132,6 +132,8 @@ def reap(job: Job, block: bool = False) -> bool:
         return False
     job.proc.returncode = job.rc = os.waitstatus_to_exitcode(status)
     job.cpu = usage.ru_utime + usage.ru_stime
+    job.ended = time.monotonic()
+    job.took = round(job.ended - job.started)
     return True
 
 
@@ -145,10 +147,9 @@ def cpu_busy() -> tuple[float, float]:
 
 def run_serially(job: Job) -> bool:
     print(f"\n==> {job.name}", flush=True)
-    start = time.monotonic()
+    job.started = time.monotonic()
     job.proc = subprocess.Popen(job.argv, cwd=ROOT)
     reap(job, block=True)
-    job.took = round(time.monotonic() - start)
     return job.rc == 0
 
 
@@ -199,8 +200,6 @@ def schedule(jobs: list[Job], workers: int) -> None:
         for job in list(running):
             if job.proc is not None and reap(job):
                 running.remove(job)
-                job.ended = time.monotonic()
-                job.took = round(job.ended - job.started)
                 report(job)
 
 
