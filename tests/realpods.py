@@ -78,6 +78,17 @@ def kubectl_json(*args: str) -> Any:
     return json.loads(kubectl(*args, "-o", "json").stdout)
 
 
+# Every kind the site manages in the app's namespace (probes and Job pods aside).
+APP_KINDS = "deployments,statefulsets,services,configmaps,secrets,serviceaccounts,cronjobs,horizontalpodautoscalers,"
+APP_KINDS += "poddisruptionbudgets,persistentvolumeclaims,networkpolicies,roles,rolebindings,resourcequotas,limitranges"
+
+
+def app_objects() -> dict[str, str]:
+    """kind/name -> uid of everything the site manages in the app's namespace."""
+    items = kubectl_json("-n", APP_NAMESPACE, "get", APP_KINDS)["items"]
+    return {f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["uid"] for o in items}
+
+
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 120, every: float = 1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -15,6 +15,7 @@ the same values, before the fault tests (test_x_..., test_y_...).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
-from realpods import KUBECONFIG, ROOT, kubectl, kubectl_json, wait_for
+from realpods import KUBECONFIG, ROOT, app_objects, kubectl, kubectl_json, wait_for
 
 BIN = Path(sys.executable).parent
 NAMESPACE = "collection-user"
@@ -82,13 +83,6 @@ CONTROLLER_VARS = {
     "shipyard_app_frontend_enabled": True,
 }
 # Not copied: image_build_revision_required (the installed app's source is not a git checkout).
-KINDS = "deployments,statefulsets,services,configmaps,secrets,networkpolicies,cronjobs"
-
-
-def app_objects() -> dict[str, str]:
-    """kind/name -> uid of the app namespace's objects (probe pods aside)."""
-    items = kubectl_json("-n", "shipyard", "get", KINDS)["items"]
-    return {f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["uid"] for o in items}
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +126,7 @@ def run(installed: dict, *args: str, inventory: str = "inventory", **env: str) -
 def tuned_config(installed: dict) -> Path:
     """A user's own ansible.cfg with the installed collection's speed plugins and Mitogen,
     written as the README's collection section says."""
-    mitogen = subprocess.run(
-        [sys.executable, "-c", "import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    mitogen = Path(importlib.util.find_spec("ansible_mitogen").origin).parent  # where this Python has it
     cfg = Path(installed["user"]) / "tuned.cfg"
     cfg.write_text(
         textwrap.dedent(f"""\
@@ -173,7 +164,8 @@ def test_the_installed_site_converges_from_elsewhere(installed: dict) -> None:
     stock = time.monotonic() - started
     assert first.returncode == 0, first.stdout[-4000:]
     # The sandbox inventory's values: every object the repository's site made is kept, none made anew.
-    assert app_objects() == before, (sorted(set(before) ^ set(app_objects())), first.stdout[-2000:])
+    after = app_objects()
+    assert after == before, (sorted(set(before) ^ set(after)), first.stdout[-2000:])
     assert "shipyard.platform.app_deploy : " in first.stdout  # the installed roles ran
     assert str(ROOT) not in first.stdout.replace(str(KUBECONFIG), "")  # nothing from this repository
     # The same values as the site converged from the repository: at most the build's tags change.

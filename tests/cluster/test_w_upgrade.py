@@ -16,20 +16,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from realpods import ANSIBLE_ENV, APP_NAMESPACE, KUBECONFIG, ROOT, STATE, ansible_playbook, http, kubectl_json, ready
+from realpods import (
+    ANSIBLE_ENV,
+    APP_NAMESPACE,
+    KUBECONFIG,
+    ROOT,
+    STATE,
+    ansible_playbook,
+    app_objects,
+    http,
+    kubectl_json,
+    ready,
+)
 
 # The single-tenant site as users run it before tenants came (its object names are the contract).
 PREVIOUS = "2f74145"
-KINDS = "deployments,statefulsets,services,configmaps,secrets,serviceaccounts,cronjobs,horizontalpodautoscalers,"
-KINDS += "poddisruptionbudgets,persistentvolumeclaims,networkpolicies,roles,rolebindings,resourcequotas,limitranges"
 # Added since (the previous version has everything else under the same name).
 ADDED = "Service/shipyard-app-postgresql-rw"
-
-
-def objects() -> dict[str, str]:
-    """kind/name -> uid of everything in the app's namespace (probes and Job pods aside)."""
-    items = kubectl_json("-n", APP_NAMESPACE, "get", KINDS)["items"]
-    return {f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["uid"] for o in items}
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +68,13 @@ def test_this_version_converges_over_the_previous_keeping_names_volume_and_data(
     assert ready(app_url)
     status, item = http("POST", f"{app_url}/api/items", {"name": f"before-upgrade-{uuid.uuid4().hex[:8]}"}, api_token)
     assert status == 201, item
-    before = objects()
+    before = app_objects()
     claim = kubectl_json("-n", APP_NAMESPACE, "get", "pvc", "data-shipyard-app-postgresql-0")
     assert "StatefulSet/shipyard-app-postgresql" in before and "Deployment/shipyard-app" in before
 
     new = ansible_playbook("playbooks/site.yml", timeout=900)
     assert new.returncode == 0, new.stdout[-3000:]
-    after = objects()
+    after = app_objects()
     # Same names, and the same objects (uids): nothing was deleted and created again. The one
     # object added since: the database's ClusterIP Service, which the app's DATABASE_URL now names.
     # (It is there before already when this version converged the cluster first, as `make test` does.)
