@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create the project virtualenv with the pinned tooling and install the pinned
-# collections. The venv lives in the cache, keyed by the requirement files and
-# the interpreter, and .venv links to it: a second run, or a fresh clone on a
-# warm machine, takes a second.
+# collections. The venv lives in the cache, keyed by the requirement and
+# constraint files and the interpreter, and .venv links to it: a second run, or
+# a fresh clone on a warm machine, takes a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +12,7 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3 || true)}
 "$PYTHON" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] <= (3, 13)))' ||
   { echo "[setup] ERROR: $PYTHON is $("$PYTHON" -V); ansible-core 2.19 needs Python 3.11 to 3.13 (set PYTHON=...)" >&2; exit 1; }
 
-key=$({ "$PYTHON" -VV; cat requirements-dev.txt app/requirements.txt; } | sha256sum | cut -c1-16)
+key=$({ "$PYTHON" -VV; cat requirements-dev.txt constraints-dev.txt app/requirements.txt; } | sha256sum | cut -c1-16)
 venv=$CACHE/venv/$key
 if [ ! -f "$venv/.complete" ]; then
   echo "[setup] creating $venv (pinned tooling; a minute or two)" >&2
@@ -20,7 +20,7 @@ if [ ! -f "$venv/.complete" ]; then
   mkdir -p "$CACHE/venv"
   "$PYTHON" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip==25.2
-  "$venv/bin/pip" install -q -r requirements-dev.txt
+  "$venv/bin/pip" install -q -r requirements-dev.txt -c constraints-dev.txt
   touch "$venv/.complete"
 fi
 if [ "$(readlink .venv 2>/dev/null)" != "$venv" ]; then
