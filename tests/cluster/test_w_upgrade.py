@@ -1,7 +1,8 @@
 """An existing single-tenant site upgrades in place: the site of the previous version (the last
-commit before tenants, checked out as a git worktree with its own `make setup`) converges the
-local cluster, an item is written, then this version converges over it. Every object keeps its
-name and uid, PostgreSQL keeps its claim and volume, and the item is still there.
+commit before tenants, checked out as a git worktree with its own `make setup` while the session's
+first tests run: conftest.py) converges the local cluster, an item is written, then this version
+converges over it. Every object keeps its name and uid, PostgreSQL keeps its claim and volume, and
+the item is still there.
 Real pods: the app and PostgreSQL of both versions run on the real node."""
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from realpods import (
     ANSIBLE_ENV,
     APP_NAMESPACE,
     KUBECONFIG,
-    ROOT,
     STATE,
     ansible_playbook,
     app_objects,
@@ -29,22 +27,8 @@ from realpods import (
     ready,
 )
 
-# The single-tenant site as users run it before tenants came (its object names are the contract).
-PREVIOUS = "2f74145"
 # Added since (the previous version has everything else under the same name).
 ADDED = "Service/shipyard-app-postgresql-rw"
-
-
-@pytest.fixture(scope="module")
-def previous(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    tree = tmp_path_factory.mktemp("previous") / "shipyard"
-    subprocess.run(["git", "worktree", "add", "--detach", str(tree), PREVIOUS], cwd=ROOT, check=True,
-                   capture_output=True)  # fmt: skip
-    try:
-        subprocess.run(["make", "--no-print-directory", "setup"], cwd=tree, check=True, capture_output=True)
-        yield tree
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
 
 
 def test_this_version_converges_over_the_previous_keeping_names_volume_and_data(
