@@ -1,0 +1,45 @@
+"""hack/cpu_sample.py counts the CPU a process used while it recorded, under the process's name."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOL = [sys.executable, str(ROOT / "hack/cpu_sample.py")]
+# Burns argv[1] seconds of CPU, then idles a second so that a sample sees its end.
+BURN = """import sys, time
+t = time.process_time()
+while time.process_time() - t < float(sys.argv[1]):
+    pass
+time.sleep(1)
+"""
+
+
+def seconds_of(lines: list[str], name: str) -> float:
+    return sum(float(line.split()[0]) for line in lines if line.endswith(f"host: {name}"))
+
+
+def test_a_process_is_counted_from_the_first_sample_and_one_started_later_from_its_start(tmp_path: Path) -> None:
+    before = tmp_path / "before"  # runs before the recording starts: what it used by then is not counted
+    after = tmp_path / "after"
+    for link in (before, after):
+        link.symlink_to(sys.executable)
+    early = subprocess.Popen([str(before), "-c", BURN, "2.5"])
+    time.sleep(1.2)
+    out = tmp_path / "cpu.json"
+    recorder = subprocess.Popen([*TOOL, "record", str(out), "--every", "0.3"])
+    try:
+        subprocess.run([str(after), "-c", BURN, "0.8"], check=True)
+        early.wait(timeout=30)
+    finally:
+        recorder.send_signal(signal.SIGTERM)
+        assert recorder.wait(timeout=30) == 0
+    report = subprocess.run([*TOOL, "report", str(out), "--top", "50"], capture_output=True, text=True, check=True)
+    lines = report.stdout.splitlines()
+    assert 0.6 <= seconds_of(lines, "after") <= 1.0, report.stdout
+    # It had burnt about 1.2 s before the recording began, of its 2.5 s.
+    assert 0.7 <= seconds_of(lines, "before") <= 1.9, report.stdout
