@@ -126,10 +126,15 @@ def _proc_stat(pid: int) -> list[str]:
 
 
 def _ancestors(pid: int) -> set[int]:
-    """pid and the processes above it, read from /proc (empty where there is no /proc)."""
+    """pid and the processes above it, read from /proc (empty where there is no /proc).
+
+    PID 1 included: in a container, ansible-playbook can be the first process (`docker run image
+    ansible-playbook ...`), and a playbook it runs has it as its parent."""
     seen: set[int] = set()
-    while pid > 1 and pid not in seen:
+    while pid >= 1 and pid not in seen:
         seen.add(pid)
+        if pid == 1:
+            break
         stat = _proc_stat(pid)
         if len(stat) < 2:
             break

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import multiprocessing
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -210,5 +212,33 @@ def test_a_run_started_by_the_holder_goes_on_without_taking_it() -> None:
     # (here the holder is this process's parent).
     holder = f"root@{HOST} pid {os.getppid()} (all)"
     state = cluster.shipyard_lock_state(lease(holder), "child", NOW)
+    assert state["free"] and not state["take"], state
+    assert "which started this run" in state["reason"]
+
+
+# Run in a PID namespace of its own, where the outer interpreter is PID 1 and starts this one.
+NESTED = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("c", sys.argv[1])
+c = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(c)
+print(json.dumps(c.shipyard_lock_state(json.loads(sys.argv[2]), "child", sys.argv[3])))
+"""
+
+
+def test_a_run_started_by_a_holder_that_is_pid_1_goes_on_without_taking_it() -> None:
+    # ansible-playbook as a container's first process (docker run image ansible-playbook ...), running
+    # another playbook: the nested run must see its parent, PID 1, as the holder, not wait for itself.
+    holder = f"root@{HOST} pid 1 (all)"
+    outer = "import subprocess, sys; sys.exit(subprocess.run([sys.executable, '-c', *sys.argv[1:]]).returncode)"
+    run = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", outer,
+         NESTED, str(ROOT / "plugins/filter/cluster.py"), json.dumps(lease(holder)), NOW],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    if run.returncode != 0 and "Operation not permitted" in run.stderr:
+        pytest.skip("no new PID namespace here (unshare needs CAP_SYS_ADMIN): " + run.stderr.strip())
+    assert run.returncode == 0, run.stderr
+    state = json.loads(run.stdout)
     assert state["free"] and not state["take"], state
     assert "which started this run" in state["reason"]
