@@ -34,6 +34,10 @@ docker: ## Make sure a Docker engine answers (installs Debian's docker.io as roo
 images: docker ## Build the local base images (debootstrap, no registry)
 	@hack/images/build.sh
 
+.PHONY: cluster-images
+cluster-images: images ## Build the local cluster's node and stand-in images (needs the tools' build, not the control plane's)
+	@hack/cluster/images.sh >/dev/null
+
 .PHONY: sandbox-build
 sandbox-build: ## Download or build the pinned control-plane binaries into the cache
 	@hack/sandbox/build.sh

@@ -2,13 +2,15 @@
 """`make test`: every check, offline, each job timed, all jobs even when one fails,
 then one summary line. Arguments: the Molecule scenarios.
 
-setup, the Docker engine and the base images come first, in order. The rest run
-on SHIPYARD_TEST_WORKERS workers (default 3 on this 2-core machine: the
-real-pods job waits on pods more than it computes), each job as soon as the jobs
-it needs have passed: the Go builds (sandbox binaries, test tools) take minutes
-on a cold machine, and everything that does not need them runs meanwhile; while
-a Go build runs, at most BUILD_WORKERS jobs run (a build uses every core). Each
-job's output goes to .cache/test-logs/<job>.log; a failed job's tail is printed.
+setup and the Docker engine come first, in order. The rest run on
+SHIPYARD_TEST_WORKERS workers (default 3 on this 2-core machine: the real-pods
+job waits on pods more than it computes), each job as soon as the jobs it needs
+have passed: the Go builds (sandbox binaries, test tools) take minutes on a cold
+machine, and everything that does not need them runs meanwhile; while a Go build
+runs, at most BUILD_WORKERS jobs run (a build uses every core). A light job (the
+base images: mostly downloads and unpacking) takes no worker, so a cold run's
+builds start at once, beside it. Each job's output goes to
+.cache/test-logs/<job>.log; a failed job's tail is printed.
 Standard library only: it runs before the virtualenv exists.
 """
 
@@ -43,6 +45,7 @@ class Job:
     name: str
     argv: list[str]
     needs: tuple[str, ...] = ()
+    light: bool = False  # takes no worker: it waits on downloads and disks more than it computes
     rc: int | None = None
     took: int = 0
     cpu: float = 0.0  # user + system seconds of the job's own processes (not of the containers it starts)
@@ -65,19 +68,24 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
 
     The local cluster (a real node, about 1.5 GB and some CPU) is removed as soon
     as its tests are done, unless it was running before this run."""
-    sandbox = ("sandbox-build",)
+    images = ("base-images",)  # every job but the Go builds and lint runs containers or builds on them
+    sandbox = ("sandbox-build", *images)
     by_length = ["site", "logging", "app_deploy", "monitoring"]  # the longest first
     molecule = sorted(scenarios, key=lambda s: (by_length.index(s) if s in by_length else len(by_length), s))
     offline = [s for s in molecule if s in ("container_runtime", "image_build")]  # need no Go binary
     return [
         Job("sandbox-build", make("sandbox-build")),
         Job("test-tools", make("tools")),
+        Job("base-images", make("images"), light=True),
+        # The node's and the stand-ins' images need the tools' build, not the control
+        # plane's: on a cold machine they are built beside it, off the longest path.
+        Job("cluster-images", make("cluster-images"), ("test-tools", *images)),
         # The local cluster with its real node: the site converged by `make up`,
         # then proven on running containers, then two tenants converged beside it
         # (make tenants-test); a chain of two jobs and the longest path, so it
         # starts first: on a cold machine the worker that finishes the last Go
         # build takes it, and the real-pods job goes ahead of the site's scenario.
-        Job("make up", make("up"), ("sandbox-build", "test-tools")),
+        Job("make up", make("up"), ("sandbox-build", "cluster-images")),
         Job(
             "real-pods",
             [
@@ -105,12 +113,12 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
         ),
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox) for s in molecule if s == "site"],
         Job("lint", make("lint")),
-        Job("unit", make("unit")),
-        Job("app-tests", make("app-test")),
-        Job("logging-tests", make("logging-test")),
-        *[Job(f"molecule {s}", make("molecule", SCENARIO=s)) for s in offline],
-        Job("manifest-scan", make("scan"), ("test-tools",)),
-        Job("monitoring-tests", make("monitoring-test"), ("test-tools",)),
+        Job("unit", make("unit"), images),
+        Job("app-tests", make("app-test"), images),
+        Job("logging-tests", make("logging-test"), images),
+        *[Job(f"molecule {s}", make("molecule", SCENARIO=s), images) for s in offline],
+        Job("manifest-scan", make("scan"), ("test-tools", *images)),
+        Job("monitoring-tests", make("monitoring-test"), ("test-tools", *images)),
         Job("sandbox-tests", [".venv/bin/pytest", "-q", "tests/sandbox"], sandbox),
         *[
             Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox)
@@ -174,6 +182,15 @@ def slots(running: list[Job], workers: int) -> int:
     return min(workers, BUILD_WORKERS) if any(j.name in BUILDS for j in running) else workers
 
 
+def startable(pending: list[Job], running: list[Job], workers: int, by_name: dict[str, Job]) -> Job | None:
+    """The first pending job whose needs have passed and that a worker is free for (a light job needs none)."""
+    free = len([j for j in running if not j.light]) < slots(running, workers)
+    return next(
+        (j for j in pending if (free or j.light) and all(by_name[n].rc == 0 for n in j.needs if n in by_name)),
+        None,
+    )
+
+
 def schedule(jobs: list[Job], workers: int) -> None:
     pending, running = list(jobs), []
     by_name = {j.name: j for j in jobs}
@@ -184,10 +201,7 @@ def schedule(jobs: list[Job], workers: int) -> None:
                 pending.remove(job)
                 job.rc, job.note = 1, f"not run: {', '.join(failed)} failed"
                 report(job)
-        while len(running) < slots(running, workers):
-            ready = next((j for j in pending if all(by_name[n].rc == 0 for n in j.needs if n in by_name)), None)
-            if ready is None:
-                break
+        while (ready := startable(pending, running, workers, by_name)) is not None:
             pending.remove(ready)
             print(f"  >>  start {ready.name}", flush=True)
             ready.started = time.monotonic()
@@ -217,7 +231,7 @@ def main() -> int:
     total, busy = time.monotonic(), cpu_busy()
     # Leave the machine as we found it: remove the local cluster only if this run started it.
     sandbox_was_up = sandbox_answers()
-    prelude = [Job("setup", make("setup")), Job("docker-engine", make("docker")), Job("base-images", make("images"))]
+    prelude = [Job("setup", make("setup")), Job("docker-engine", make("docker"))]
     jobs = jobs_for(sys.argv[1:], keep_cluster=sandbox_was_up)
 
     def stop(*_: object) -> None:
@@ -240,7 +254,7 @@ def main() -> int:
             schedule(jobs, workers)
         else:
             for job in jobs:
-                job.rc, job.note = 1, "not run: the engine or the base images failed"
+                job.rc, job.note = 1, "not run: the Docker engine failed"
     finally:
         if not sandbox_was_up:
             subprocess.call(["hack/cluster/down.sh"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

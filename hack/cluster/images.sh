@@ -82,6 +82,12 @@ save() {
 }
 
 mkdir -p "$OUT"
+# One build at a time (`make cluster-images` beside a `make up`, or two clusters' up.sh).
+exec 8>"$OUT/.lock"
+if ! flock -n 8; then
+  log "another build of the cluster's images runs; waiting for it"
+  flock 8
+fi
 start=$(date +%s)
 
 # The node.
@@ -90,9 +96,12 @@ build localhost/shipyard/node:latest "$HERE/node.Dockerfile" "$HERE" "SOURCES_LI
 # What the node itself needs: pause and CoreDNS.
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
-kube_mod=$(cd "$SHIPYARD_CACHE/sandbox/src-$SANDBOX_RECIPE/kube" 2>/dev/null &&
-  GOFLAGS=-mod=mod go list -m -f '{{ .Dir }}' k8s.io/kubernetes 2>/dev/null) ||
-  die "the Kubernetes module is not in the Go module cache; run 'make sandbox-build' first"
+# pause.c from the Kubernetes module the control plane is built from (already in the
+# Go module cache once `make sandbox-build` has started; fetched from the proxy if not),
+# so these images need neither that build nor its binaries, and build beside it.
+kube_mod=$(cd "$ctx" && GOWORK=off GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local} \
+  go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') ||
+  die "cannot fetch k8s.io/kubernetes@$KUBE_VERSION (for pause.c) from the Go module proxy"
 pause_src=$kube_mod/build/pause/linux/pause.c
 [ -f "$pause_src" ] || die "$pause_src is missing"
 pause_bin=$SHIPYARD_CACHE/cluster/pause-$(sha256sum "$pause_src" | cut -c1-12)

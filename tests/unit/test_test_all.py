@@ -78,7 +78,7 @@ def test_on_a_cold_machine_the_real_pods_chain_starts_before_the_sites_scenario(
         job.argv = ["sleep", took.get(job.name, "0")]
     test_all.schedule(jobs, workers=2)
     started = [line.split("start ", 1)[1] for line in capsys.readouterr().out.splitlines() if ">>  start " in line]
-    assert started[:3] == ["sandbox-build", "test-tools", "lint"]
+    assert started[:5] == ["sandbox-build", "test-tools", "base-images", "cluster-images", "lint"]
     assert started.index("make up") < started.index("real-pods") < started.index("molecule site"), started
     assert all(job.rc == 0 for job in jobs)
 
@@ -111,13 +111,57 @@ def test_a_third_worker_waits_while_a_go_build_runs(test_all, capsys, monkeypatc
     test_all.schedule(jobs, workers=3)
     by_name = {job.name: job for job in jobs}
     build, tools = by_name["sandbox-build"], by_name["test-tools"]
-    during = [j for j in jobs if j.name not in test_all.BUILDS and j.started < build.ended]
-    assert [j.name for j in during] == ["lint"], during  # the one slot tools left, not two
-    assert by_name["lint"].started >= tools.ended
+    during = [j.name for j in jobs if not j.light and j.name not in test_all.BUILDS and j.started < build.ended]
+    assert during == ["cluster-images", "lint"], during  # one at a time in the one slot tools left, not two
+    assert by_name["cluster-images"].started >= tools.ended
+    assert by_name["lint"].started >= by_name["cluster-images"].ended
+    assert max(_heavy_at_once(jobs, until=build.ended)) == test_all.BUILD_WORKERS
     after = sorted((j for j in jobs if j.started >= build.ended), key=lambda j: j.started)
     assert [j.name for j in after[:2]] == ["make up", "molecule site"]  # then three at once
     assert after[1].started < by_name["lint"].ended
     assert all(job.rc == 0 for job in jobs)
+
+
+def test_on_a_cold_machine_the_images_build_beside_the_go_builds(test_all, capsys, monkeypatch):
+    """The base images (debootstrap: downloads and unpacking) start with both Go builds instead of
+    before them, and the cluster's images start when the tools' build is done, beside the control
+    plane's: `make up` then only creates the cluster. Without the light flag the base images would
+    wait for a build to end (checked: this test fails with `light=False`)."""
+    monkeypatch.setattr(test_all, "time", _QuickTicks())
+    jobs = test_all.jobs_for(["site", "hardening"], keep_cluster=False)
+    took = {"sandbox-build": "1.5", "test-tools": "0.5", "base-images": "0.4", "cluster-images": "0.4", "lint": "1"}
+    for job in jobs:
+        job.argv = ["sleep", took.get(job.name, "0.1")]
+    test_all.schedule(jobs, workers=3)
+    by_name = {job.name: job for job in jobs}
+    build, tools, base, cluster = (by_name[n] for n in ("sandbox-build", "test-tools", "base-images", "cluster-images"))
+    assert base.started < tools.ended and base.started < build.ended  # all three at once
+    assert tools.ended <= cluster.started < build.ended  # the cluster's images beside the control plane's build
+    assert cluster.ended < build.ended
+    assert by_name["make up"].started >= build.ended
+    assert max(_heavy_at_once(jobs, until=build.ended)) == test_all.BUILD_WORKERS  # the builds keep their cores
+    assert all(job.rc == 0 for job in jobs)
+
+
+def test_failed_base_images_stop_only_the_jobs_that_need_them(test_all, capsys, monkeypatch):
+    monkeypatch.setattr(test_all, "time", _QuickTicks())
+    jobs = test_all.jobs_for(["site", "image_build"], keep_cluster=False)
+    for job in jobs:
+        job.argv = ["sh", "-c", "exit 1"] if job.name == "base-images" else ["true"]
+    test_all.schedule(jobs, workers=3)
+    ran = {job.name for job in jobs if job.rc == 0}
+    assert ran == {"sandbox-build", "test-tools", "lint"}, ran
+    notes = {job.name: job.note for job in jobs if job.rc != 0}
+    assert notes["cluster-images"] == "not run: base-images failed"
+    assert notes["make up"] == "not run: cluster-images failed"
+    assert notes["real-pods"] == "not run: make up failed"
+    assert notes["molecule image_build"] == "not run: base-images failed"
+
+
+def _heavy_at_once(jobs, until: float) -> list[int]:
+    """At each start before `until`, how many jobs that take a worker were running."""
+    heavy = [j for j in jobs if not j.light]
+    return [sum(1 for o in heavy if o.started <= j.started < o.ended) for j in heavy if j.started < until]
 
 
 def test_a_serial_job_keeps_its_exit_code_and_cpu(test_all):
