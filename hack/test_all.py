@@ -2,15 +2,15 @@
 """`make test`: every check, offline, each job timed, all jobs even when one fails,
 then one summary line. Arguments: the Molecule scenarios.
 
-setup and the Docker engine come first, in order. The rest run on
-SHIPYARD_TEST_WORKERS workers (default 3 on this 2-core machine: the real-pods
-job waits on pods more than it computes), each job as soon as the jobs it needs
-have passed: the Go builds (sandbox binaries, test tools) take minutes on a cold
-machine, and everything that does not need them runs meanwhile; while a Go build
-runs, at most BUILD_WORKERS jobs run (a build uses every core). A light job (the
-base images: mostly downloads and unpacking) takes no worker, so a cold run's
-builds start at once, beside it. Each job's output goes to
-.cache/test-logs/<job>.log; a failed job's tail is printed.
+Jobs run on SHIPYARD_TEST_WORKERS workers (default 3 on this 2-core machine:
+the real-pods job waits on pods more than it computes), each as soon as the jobs
+it needs have passed: the Go builds (sandbox binaries, test tools) take minutes
+on a cold machine and need nothing, so they start at once, and jobs that
+does not need them runs meanwhile; while a Go build runs, at most BUILD_WORKERS
+jobs run (a build uses every core). A light job takes no worker: the virtualenv,
+the Docker engine and the base images, short steps that wait on downloads and
+that the other jobs wait for, run beside the builds from the start. Each job's
+output goes to .cache/test-logs/<job>.log; a failed job's tail is printed.
 Standard library only: it runs before the virtualenv exists.
 """
 
@@ -45,7 +45,7 @@ class Job:
     name: str
     argv: list[str]
     needs: tuple[str, ...] = ()
-    light: bool = False  # takes no worker: it waits on downloads and disks more than it computes
+    light: bool = False  # takes no worker: short, mostly downloads, and the other jobs wait for it
     rc: int | None = None
     took: int = 0
     cpu: float = 0.0  # user + system seconds of the job's own processes (not of the containers it starts)
@@ -68,7 +68,8 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
 
     The local cluster (a real node, about 1.5 GB and some CPU) is removed as soon
     as its tests are done, unless it was running before this run."""
-    images = ("base-images",)  # every job but the Go builds and lint runs containers or builds on them
+    setup = ("setup",)  # the virtualenv: every job but the builds of binaries and images
+    images = ("setup", "base-images")  # every job but the Go builds and lint runs containers or builds on them
     sandbox = ("sandbox-build", *images)
     by_length = ["site", "logging", "app_deploy", "monitoring"]  # the longest first
     molecule = sorted(scenarios, key=lambda s: (by_length.index(s) if s in by_length else len(by_length), s))
@@ -76,16 +77,18 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
     return [
         Job("sandbox-build", make("sandbox-build")),
         Job("test-tools", make("tools")),
-        Job("base-images", make("images"), light=True),
+        Job("setup", make("setup"), light=True),
+        Job("docker-engine", make("docker"), light=True),
+        Job("base-images", make("images"), ("docker-engine",), light=True),
         # The node's and the stand-ins' images need the tools' build, not the control
         # plane's: on a cold machine they are built beside it, off the longest path.
-        Job("cluster-images", make("cluster-images"), ("test-tools", *images)),
+        Job("cluster-images", make("cluster-images"), ("test-tools", "base-images")),
         # The local cluster with its real node: the site converged by `make up`,
         # then proven on running containers, then two tenants converged beside it
         # (make tenants-test); a chain of two jobs and the longest path, so it
         # starts first: on a cold machine the worker that finishes the last Go
         # build takes it, and the real-pods job goes ahead of the site's scenario.
-        Job("make up", make("up"), ("sandbox-build", "cluster-images")),
+        Job("make up", make("up"), ("setup", "sandbox-build", "cluster-images")),
         Job(
             "real-pods",
             [
@@ -112,7 +115,7 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
             ("make up",),
         ),
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox) for s in molecule if s == "site"],
-        Job("lint", make("lint")),
+        Job("lint", make("lint"), setup),
         Job("unit", make("unit"), images),
         Job("app-tests", make("app-test"), images),
         Job("logging-tests", make("logging-test"), images),
@@ -151,14 +154,6 @@ def cpu_busy() -> tuple[float, float]:
     tick = os.sysconf("SC_CLK_TCK")
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
     return (sum(fields) - idle) / tick, sum(fields) / tick
-
-
-def run_serially(job: Job) -> bool:
-    print(f"\n==> {job.name}", flush=True)
-    job.started = time.monotonic()
-    job.proc = subprocess.Popen(job.argv, cwd=ROOT)
-    reap(job, block=True)
-    return job.rc == 0
 
 
 def report(job: Job) -> None:
@@ -231,7 +226,6 @@ def main() -> int:
     total, busy = time.monotonic(), cpu_busy()
     # Leave the machine as we found it: remove the local cluster only if this run started it.
     sandbox_was_up = sandbox_answers()
-    prelude = [Job("setup", make("setup")), Job("docker-engine", make("docker"))]
     jobs = jobs_for(sys.argv[1:], keep_cluster=sandbox_was_up)
 
     def stop(*_: object) -> None:
@@ -243,39 +237,29 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        if not run_serially(prelude[0]):
-            print("setup failed; nothing else can run", file=sys.stderr)
-            return 1
-        for job in prelude[1:]:
-            run_serially(job)
         LOGS.mkdir(parents=True, exist_ok=True)
-        print(f"\n==> {len(jobs)} jobs on {workers} workers (logs in {LOGS.relative_to(ROOT)}/)", flush=True)
-        if all(j.rc == 0 for j in prelude):
-            schedule(jobs, workers)
-        else:
-            for job in jobs:
-                job.rc, job.note = 1, "not run: the Docker engine failed"
+        print(f"==> {len(jobs)} jobs on {workers} workers (logs in {LOGS.relative_to(ROOT)}/)", flush=True)
+        schedule(jobs, workers)
     finally:
         if not sandbox_was_up:
             subprocess.call(["hack/cluster/down.sh"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    everything = prelude + jobs
-    passed = sum(1 for j in everything if j.rc == 0)
+    passed = sum(1 for j in jobs if j.rc == 0)
     wall, (used, elapsed) = time.monotonic() - total, (b - a for a, b in zip(busy, cpu_busy(), strict=True))
     print(f"\n==> summary ({round(wall)}s in all, {workers} workers)")
     print("  status  wall   cpu  job (cpu: user + system seconds of the job's own processes)")
-    for job in everything:
+    for job in jobs:
         status = "PASS" if job.rc == 0 else "FAIL"
         line = f"  {status}  {job.took:>5}s {job.cpu:>5.0f}s  {job.name}"
         print(line + ("" if job.rc == 0 else f" ({job.note or f'exit {job.rc}'})"))
-    own = sum(j.cpu for j in everything)
+    own = sum(j.cpu for j in jobs)
     print(
         f"cpu: the machine was {100 * used / elapsed:.0f} % busy ({used:.0f} of {elapsed:.0f} core-seconds); "
         f"the jobs' own processes {own:.0f} s, the rest ({max(used - own, 0):.0f} s) ran outside their process "
         "trees: the clusters and containers they started (the local cluster's node, the scenarios' control planes, "
         "Molecule's hosts) and the Docker engine"
     )
-    print(f"stages: {passed} passed, {len(everything) - passed} failed")
-    return 0 if passed == len(everything) else 1
+    print(f"stages: {passed} passed, {len(jobs) - passed} failed")
+    return 0 if passed == len(jobs) else 1
 
 
 if __name__ == "__main__":

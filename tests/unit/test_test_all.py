@@ -78,7 +78,8 @@ def test_on_a_cold_machine_the_real_pods_chain_starts_before_the_sites_scenario(
         job.argv = ["sleep", took.get(job.name, "0")]
     test_all.schedule(jobs, workers=2)
     started = [line.split("start ", 1)[1] for line in capsys.readouterr().out.splitlines() if ">>  start " in line]
-    assert started[:5] == ["sandbox-build", "test-tools", "base-images", "cluster-images", "lint"]
+    assert started[:4] == ["sandbox-build", "test-tools", "setup", "docker-engine"]
+    assert started.index("base-images") < started.index("cluster-images") < started.index("lint")
     assert started.index("make up") < started.index("real-pods") < started.index("molecule site"), started
     assert all(job.rc == 0 for job in jobs)
 
@@ -123,19 +124,21 @@ def test_a_third_worker_waits_while_a_go_build_runs(test_all, capsys, monkeypatc
 
 
 def test_on_a_cold_machine_the_images_build_beside_the_go_builds(test_all, capsys, monkeypatch):
-    """The base images (debootstrap: downloads and unpacking) start with both Go builds instead of
-    before them, and the cluster's images start when the tools' build is done, beside the control
-    plane's: `make up` then only creates the cluster. Without the light flag the base images would
-    wait for a build to end (checked: this test fails with `light=False`)."""
+    """The virtualenv, the engine and the base images (debootstrap: downloads and unpacking) run
+    beside both Go builds instead of before them, and the cluster's images start when the tools'
+    build is done, beside the control plane's: `make up` then only creates the cluster. Without
+    the light flag the base images would wait for a build to end (checked: this test fails with
+    `light=False` on them)."""
     monkeypatch.setattr(test_all, "time", _QuickTicks())
     jobs = test_all.jobs_for(["site", "hardening"], keep_cluster=False)
-    took = {"sandbox-build": "1.5", "test-tools": "0.5", "base-images": "0.4", "cluster-images": "0.4", "lint": "1"}
+    took = {"sandbox-build": "1.5", "test-tools": "0.5", "setup": "0.2", "base-images": "0.4", "cluster-images": "0.4"}
     for job in jobs:
         job.argv = ["sleep", took.get(job.name, "0.1")]
     test_all.schedule(jobs, workers=3)
     by_name = {job.name: job for job in jobs}
     build, tools, base, cluster = (by_name[n] for n in ("sandbox-build", "test-tools", "base-images", "cluster-images"))
-    assert base.started < tools.ended and base.started < build.ended  # all three at once
+    assert by_name["setup"].started < tools.ended and by_name["docker-engine"].started < tools.ended
+    assert base.started < tools.ended and base.started < build.ended  # beside both builds
     assert tools.ended <= cluster.started < build.ended  # the cluster's images beside the control plane's build
     assert cluster.ended < build.ended
     assert by_name["make up"].started >= build.ended
@@ -143,31 +146,39 @@ def test_on_a_cold_machine_the_images_build_beside_the_go_builds(test_all, capsy
     assert all(job.rc == 0 for job in jobs)
 
 
-def test_failed_base_images_stop_only_the_jobs_that_need_them(test_all, capsys, monkeypatch):
-    monkeypatch.setattr(test_all, "time", _QuickTicks())
-    jobs = test_all.jobs_for(["site", "image_build"], keep_cluster=False)
-    for job in jobs:
-        job.argv = ["sh", "-c", "exit 1"] if job.name == "base-images" else ["true"]
-    test_all.schedule(jobs, workers=3)
-    ran = {job.name for job in jobs if job.rc == 0}
-    assert ran == {"sandbox-build", "test-tools", "lint"}, ran
-    notes = {job.name: job.note for job in jobs if job.rc != 0}
+def test_failed_base_images_stop_only_the_jobs_that_need_them(test_all, monkeypatch):
+    ran, notes = _with_one_failing(test_all, monkeypatch, "base-images")
+    assert ran == {"sandbox-build", "test-tools", "setup", "docker-engine", "lint"}, ran
     assert notes["cluster-images"] == "not run: base-images failed"
     assert notes["make up"] == "not run: cluster-images failed"
     assert notes["real-pods"] == "not run: make up failed"
     assert notes["molecule image_build"] == "not run: base-images failed"
 
 
+def test_a_failed_setup_stops_every_job_but_the_builds(test_all, monkeypatch):
+    """Without the virtualenv nothing else can run; the builds of binaries and images, which
+    need none, still fill their caches for the next run."""
+    ran, notes = _with_one_failing(test_all, monkeypatch, "setup")
+    assert ran == {"sandbox-build", "test-tools", "docker-engine", "base-images", "cluster-images"}, ran
+    assert notes.pop("setup") == "" and notes.pop("real-pods") == "not run: make up failed"
+    assert set(notes.values()) == {"not run: setup failed"}, notes
+
+
+def _with_one_failing(test_all, monkeypatch, failing: str) -> tuple[set[str], dict[str, str]]:
+    """Every job of a run with the site's and image_build's scenarios passes but one: which ran, and
+    each other job's note."""
+    monkeypatch.setattr(test_all, "time", _QuickTicks())
+    jobs = test_all.jobs_for(["site", "image_build"], keep_cluster=False)
+    for job in jobs:
+        job.argv = ["sh", "-c", "exit 1"] if job.name == failing else ["true"]
+    test_all.schedule(jobs, workers=3)
+    return {job.name for job in jobs if job.rc == 0}, {job.name: job.note for job in jobs if job.rc != 0}
+
+
 def _heavy_at_once(jobs, until: float) -> list[int]:
     """At each start before `until`, how many jobs that take a worker were running."""
     heavy = [j for j in jobs if not j.light]
     return [sum(1 for o in heavy if o.started <= j.started < o.ended) for j in heavy if j.started < until]
-
-
-def test_a_serial_job_keeps_its_exit_code_and_cpu(test_all):
-    job = test_all.Job("setup", ["python3", "-c", "import sys; sum(range(3_000_000)); sys.exit(4)"])
-    assert test_all.run_serially(job) is False
-    assert job.rc == 4 and job.cpu > 0
 
 
 class _QuickTicks:
