@@ -131,14 +131,12 @@ def _ancestors(pid: int) -> set[int]:
     PID 1 included: in a container, ansible-playbook can be the first process (`docker run image
     ansible-playbook ...`), and a playbook it runs has it as its parent."""
     seen: set[int] = set()
-    while pid >= 1 and pid not in seen:
+    while pid > 0 and pid not in seen:
         seen.add(pid)
-        if pid == 1:
-            break
         stat = _proc_stat(pid)
         if len(stat) < 2:
             break
-        pid = int(stat[1])  # the parent's pid
+        pid = int(stat[1])  # the parent's pid; PID 1's is 0
     return seen
 
 
