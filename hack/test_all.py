@@ -5,7 +5,7 @@ then one summary line. Arguments: the Molecule scenarios.
 Jobs run on SHIPYARD_TEST_WORKERS workers (default 3 on this 2-core machine:
 the real-pods job waits on pods more than it computes), each as soon as the jobs
 it needs have passed: the Go builds (sandbox binaries, test tools) take minutes
-on a cold machine and need nothing, so they start at once, and jobs that
+on a cold machine and need nothing, so they start at once, and everything that
 does not need them runs meanwhile; while a Go build runs, at most BUILD_WORKERS
 jobs run (a build uses every core). A light job takes no worker: the virtualenv,
 the Docker engine and the base images, short steps that wait on downloads and
