@@ -20,6 +20,9 @@ description:
     O(imports) in it. The worker that needs the connection later finds the interpreter there, or waits
     for the one being started (the multiplexer starts one per connection), and its module finds the
     imports done. The helper prints nothing; what came of it is said at C(-vvv).
+  - A run that ends before a helper's interpreter is up waits for it, at most O(timeout), since a Mitogen
+    multiplexer told to exit while it starts an interpreter may never exit. The helper's imports are not
+    waited for.
   - Only a host with a local connection, an interpreter named in C(ansible_python_interpreter) (not
     discovered), no C(become) and no C(mitogen_via) is warmed; for any other, and without a Mitogen
     strategy, nothing changes. An interpreter that cannot import a module in O(imports) only loses the
@@ -98,8 +101,10 @@ def local_stack(task, task_vars, play_context, loader):
     return [{"method": "local", "kwargs": {"python_path": [str(arg) for arg in shlex_split(interpreter)]}}]
 
 
-def _warm_in_child(path, stack, imports):
-    """In the helper: ask the multiplexer at path for the interpreter of stack, then import there."""
+def _warm_in_child(path, stack, imports, answered):
+    """In the helper: ask the multiplexer at path for the interpreter of stack, then import there.
+
+    answered() once the multiplexer has answered: from then on it has nothing of the helper's at work."""
     import ansible_mitogen.process  # noqa: PLC0415 - only with a Mitogen strategy, which has imported it
     import mitogen.fork  # noqa: PLC0415 - as above
     import mitogen.service  # noqa: PLC0415 - as above
@@ -117,6 +122,7 @@ def _warm_in_child(path, stack, imports):
             method_name="get",
             stack=stack,
         )
+        answered()
         if answer.get("msg"):
             return f"no interpreter: {answer['msg']}"
         ready = time.monotonic()
@@ -132,15 +138,24 @@ def _warm_in_child(path, stack, imports):
         broker.join()
 
 
-# Helpers still running, by PID; the PID of the process that forked them.
-_LIVE = set()
+# Helpers still running: their PID, an event set once the multiplexer has answered the helper's
+# request, and when the helper gives up. The PID of the process that forked them.
+_LIVE = {}
 _PARENT = []
+ANSWERED = b"\x06"  # the helper's first byte on its pipe once its request is answered
 
 
 def _end_live_helpers():
-    """At the run's end: a helper still at work would hold Mitogen's multiplexers' exit for seconds."""
+    """At the run's end, before Mitogen's multiplexers exit: each helper still at work is ended.
+
+    Not before the multiplexer has answered its request: a multiplexer told to exit while one of its
+    service threads starts the interpreter a helper asked for waits for that thread, which waits for
+    the multiplexer's own broker, gone by then; the run never ended (once in `make test`: both
+    threads found in a futex wait with gdb). After the answer, a helper that still imports would
+    hold the multiplexers' exit for seconds, so it is killed."""
     if _PARENT and _PARENT[0] == os.getpid():
-        for pid in list(_LIVE):
+        for pid, (answered, gives_up) in list(_LIVE.items()):
+            answered.wait(max(gives_up - time.monotonic(), 0))
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -160,7 +175,7 @@ def warm(host_name, path, stack, imports, timeout):
             for number in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
                 signal.signal(number, signal.SIG_DFL)
             signal.alarm(timeout)
-            said = _warm_in_child(path, stack, imports)
+            said = _warm_in_child(path, stack, imports, lambda: os.write(write, ANSWERED))
             code = 0
         except BaseException as ex:  # anything at all ends the helper, never the run
             said = f"{type(ex).__name__}: {ex}"
@@ -169,13 +184,17 @@ def warm(host_name, path, stack, imports, timeout):
         finally:
             os._exit(code)
     os.close(write)
-    _LIVE.add(pid)
+    answered = threading.Event()
+    _LIVE[pid] = (answered, time.monotonic() + timeout + 1)
 
     def reap():
         with os.fdopen(read, "rb") as pipe:
-            said = pipe.read().decode(errors="replace")
+            first = pipe.read(1)  # the answer's mark, or the start of what the helper says, or its end
+            answered.set()
+            said = (b"" if first == ANSWERED else first) + pipe.read()
         os.waitpid(pid, 0)
-        _LIVE.discard(pid)
+        _LIVE.pop(pid, None)
+        said = said.decode(errors="replace")
         display.vvv(f"{CallbackModule.CALLBACK_NAME}: {host_name}: {said or 'the helper ended without a word'}")
 
     threading.Thread(target=reap, name="warm_connection", daemon=True).start()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -188,3 +189,27 @@ def test_a_run_that_ends_before_the_helper_ends_as_soon_and_leaves_no_process_be
             break
         time.sleep(0.2)
     assert left == [], f"processes of the run still there: {left}"
+
+
+def test_a_run_that_ends_while_the_interpreter_starts_waits_for_it_and_not_for_the_imports(tmp_path):
+    """A multiplexer told to exit while one of its threads starts the interpreter a helper asked for
+    could wait for that thread forever (a molecule create playbook of one debug task never ended in
+    `make test`). So the run's end waits until the multiplexer has answered the helper, here about an
+    interpreter that takes 3 s to start, and then kills the helper, whose import would take 10 s more.
+    Before, the helper was killed at once and the run ended in about 1.5 s."""
+    (tmp_path / "slowimport.py").write_text("import time\n\ntime.sleep(10)\n")
+    slow = tmp_path / "slow-python"
+    slow.write_text(f'#!/bin/sh\nsleep 3\nPYTHONPATH={tmp_path} exec {os.path.realpath(sys.executable)} "$@"\n')
+    slow.chmod(0o755)
+    short = tmp_path / "short.yml"
+    short.write_text(
+        "- name: Short\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Only a controller task\n      ansible.builtin.debug:\n        msg: done\n"
+    )
+    env = {**VERBOSE_ENV, "ANSIBLE_VERBOSITY": "3", "ANSIBLE_CALLBACKS_ENABLED": WARM,
+           "SHIPYARD_WARM_IMPORTS": "slowimport"}  # fmt: skip
+    start = time.monotonic()
+    run = run_local_playbook(short, env, extra_args=("-e", f"ansible_python_interpreter={slow}"))
+    took = time.monotonic() - start
+    assert "warm_connection: each local host's interpreter starts ahead" in run.stdout
+    assert 3 <= took < 12, took
