@@ -156,8 +156,9 @@ def _end_live_helpers():
     if _PARENT and _PARENT[0] == os.getpid():
         for pid, (answered, gives_up) in list(_LIVE.items()):
             answered.wait(max(gives_up - time.monotonic(), 0))
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+            if pid in _LIVE:  # not reaped meanwhile: its PID is still the helper's
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def warm(host_name, path, stack, imports, timeout):
