@@ -131,14 +131,14 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
     ]
 
 
-def reap(job: Job, block: bool = False) -> bool:
+def reap(job: Job) -> bool:
     """Whether the job's process has ended; if so its exit code, CPU time and end are kept.
 
     os.wait4 rather than Popen.poll: it also returns the CPU time of the process
     and of every descendant it waited for (make, pytest, ansible-playbook, molecule)."""
     if job.proc is None:
         raise ValueError(f"{job.name} was not started")
-    pid, status, usage = os.wait4(job.proc.pid, 0 if block else os.WNOHANG)
+    pid, status, usage = os.wait4(job.proc.pid, os.WNOHANG)
     if pid == 0:
         return False
     job.proc.returncode = job.rc = os.waitstatus_to_exitcode(status)
