@@ -70,6 +70,17 @@ PLAYBOOK = """\
         mode: "0600"
 """
 
+# A run that ends at once: one task, which runs in the controller.
+SHORT_PLAYBOOK = """\
+- name: Short
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Only a controller task
+      ansible.builtin.debug:
+        msg: done
+"""
+
 
 def probe(tmp_path: Path, callbacks: str, *extra: str, **env: str) -> tuple[dict, str]:
     (tmp_path / "library").mkdir(exist_ok=True)
@@ -169,10 +180,7 @@ def test_a_run_that_ends_before_the_helper_ends_as_soon_and_leaves_no_process_be
     # A run that fails its input checks ends before the helper's import: a helper left at work held the
     # multiplexers' exit for five seconds.
     marker = tmp_path / "short.yml"
-    marker.write_text(
-        "- name: Short\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
-        "    - name: Only a controller task\n      ansible.builtin.debug:\n        msg: done\n"
-    )
+    marker.write_text(SHORT_PLAYBOOK)
     took = {}
     for name, callbacks in (("cold", COLD), ("warm", WARM)):
         start = time.monotonic()
@@ -202,10 +210,7 @@ def test_a_run_that_ends_while_the_interpreter_starts_waits_for_it_and_not_for_t
     slow.write_text(f'#!/bin/sh\nsleep 3\nPYTHONPATH={tmp_path} exec {os.path.realpath(sys.executable)} "$@"\n')
     slow.chmod(0o755)
     short = tmp_path / "short.yml"
-    short.write_text(
-        "- name: Short\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
-        "    - name: Only a controller task\n      ansible.builtin.debug:\n        msg: done\n"
-    )
+    short.write_text(SHORT_PLAYBOOK)
     env = {**VERBOSE_ENV, "ANSIBLE_VERBOSITY": "3", "ANSIBLE_CALLBACKS_ENABLED": WARM,
            "SHIPYARD_WARM_IMPORTS": "slowimport"}  # fmt: skip
     start = time.monotonic()
