@@ -149,10 +149,11 @@ def _end_live_helpers():
     """At the run's end, before Mitogen's multiplexers exit: each helper still at work is ended.
 
     Not before the multiplexer has answered its request: a multiplexer told to exit while one of its
-    service threads starts the interpreter a helper asked for waits for that thread, which waits for
-    the multiplexer's own broker, gone by then; the run never ended (once in `make test`: both
-    threads found in a futex wait with gdb). After the answer, a helper that still imports would
-    hold the multiplexers' exit for seconds, so it is killed."""
+    service threads starts the interpreter a helper asked for held the run's exit for 5 s while the
+    helper was there, and once, with the helper killed, forever: that thread waited for the
+    multiplexer's own broker, gone by then (both threads found in a futex wait with gdb). After the
+    answer, the helper is killed: its imports are not waited for, and the interpreter that runs them
+    ends with the multiplexer."""
     if _PARENT and _PARENT[0] == os.getpid():
         for pid, (answered, gives_up) in list(_LIVE.items()):
             answered.wait(max(gives_up - time.monotonic(), 0))

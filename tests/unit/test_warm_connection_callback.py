@@ -70,7 +70,17 @@ PLAYBOOK = """\
         mode: "0600"
 """
 
-# A run that ends at once: one task, which runs in the controller.
+# Runs that end before any task needs the host, as a run that fails its input checks does. The first ends
+# once the file named in `until` holds something.
+UNTIL_PLAYBOOK = """\
+- name: Until
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Wait in the controller until the file is there
+      ansible.builtin.set_fact:
+        waited: "{{ lookup('ansible.builtin.pipe', 'until [ -s ' ~ until ~ ' ]; do sleep 0.1; done') }}"
+"""
 SHORT_PLAYBOOK = """\
 - name: Short
   hosts: localhost
@@ -176,45 +186,61 @@ def test_the_stack_asked_for_is_the_one_mitogen_builds_for_a_local_host(task_var
     assert local_stack(task, task_vars, play_context, DataLoader()) == expected
 
 
-def test_a_run_that_ends_before_the_helper_ends_as_soon_and_leaves_no_process_behind(tmp_path):
-    # A run that fails its input checks ends before the helper's import: a helper left at work held the
-    # multiplexers' exit for five seconds.
-    marker = tmp_path / "short.yml"
-    marker.write_text(SHORT_PLAYBOOK)
-    took = {}
-    for name, callbacks in (("cold", COLD), ("warm", WARM)):
-        start = time.monotonic()
-        env = {**VERBOSE_ENV, "ANSIBLE_VERBOSITY": "3", "ANSIBLE_CALLBACKS_ENABLED": callbacks}
-        run = run_local_playbook(marker, env)
-        took[name] = time.monotonic() - start
-    assert "warm_connection: each local host's interpreter starts ahead" in run.stdout
-    assert took["warm"] < took["cold"] + 2.5, took
+def left_behind(*marks: str) -> list[str]:
+    """The PIDs of processes whose command line holds one of marks, 10 s after the run if any are there."""
     deadline = time.monotonic() + 10
     while True:
-        left = subprocess.run(["pgrep", "-f", str(marker)], capture_output=True, text=True, check=False).stdout.split()
-        left = [pid for pid in left if int(pid) != os.getpid()]
+        left = [
+            pid
+            for mark in marks
+            for pid in subprocess.run(["pgrep", "-f", mark], capture_output=True, text=True, check=False).stdout.split()
+            if int(pid) != os.getpid()
+        ]
         if not left or time.monotonic() > deadline:
-            break
+            return left
         time.sleep(0.2)
-    assert left == [], f"processes of the run still there: {left}"
 
 
-def test_a_run_that_ends_while_the_interpreter_starts_waits_for_it_and_not_for_the_imports(tmp_path):
+def test_a_run_that_ends_while_the_helper_imports_ends_as_soon_and_leaves_no_process_behind(tmp_path):
+    """The helper's imports, here 30 s of them, are not waited for: the run ends once they have begun,
+    and the interpreter that runs them ends with it. An end that waited for the helper took 30.7 s."""
+    importing = tmp_path / "importing"
+    (tmp_path / "slowimport.py").write_text(
+        f"import os\nimport time\n\nopen({str(importing)!r}, 'w').write(f'{{os.getpid()}} {{time.time()}}')\n"
+        "end = time.monotonic() + 30\nwhile time.monotonic() < end:\n    pass\n"
+    )
+    until = tmp_path / "until.yml"
+    until.write_text(UNTIL_PLAYBOOK)
+    env = {**VERBOSE_ENV, "ANSIBLE_VERBOSITY": "3", "ANSIBLE_CALLBACKS_ENABLED": WARM,
+           "SHIPYARD_WARM_IMPORTS": "slowimport", "PYTHONPATH": str(tmp_path)}  # fmt: skip
+    run = run_local_playbook(until, env, extra_args=("-e", f"until={importing}"))
+    ended = time.time()
+    assert "warm_connection: each local host's interpreter starts ahead" in run.stdout
+    pid, began = importing.read_text().split()
+    assert ended - float(began) < 10
+    assert left_behind(str(until)) == []
+    # The interpreter that imports goes with the run too.
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{pid}").exists(), f"the interpreter that imports is still there: {pid}"
+
+
+def test_a_run_that_ends_while_the_interpreter_starts_waits_for_it_and_leaves_no_process_behind(tmp_path):
     """A multiplexer told to exit while one of its threads starts the interpreter a helper asked for
     could wait for that thread forever (a molecule create playbook of one debug task never ended in
     `make test`). So the run's end waits until the multiplexer has answered the helper, here about an
-    interpreter that takes 3 s to start, and then kills the helper, whose import would take 10 s more.
-    Before, the helper was killed at once and the run ended in about 1.5 s."""
-    (tmp_path / "slowimport.py").write_text("import time\n\ntime.sleep(10)\n")
+    interpreter that takes 3 s to start: it has started when the run returns. Without the helper, no
+    interpreter starts at all."""
+    started = tmp_path / "started"
     slow = tmp_path / "slow-python"
-    slow.write_text(f'#!/bin/sh\nsleep 3\nPYTHONPATH={tmp_path} exec {os.path.realpath(sys.executable)} "$@"\n')
+    slow.write_text(f'#!/bin/sh\nsleep 3\ntouch {started}\nexec {os.path.realpath(sys.executable)} "$@"\n')
     slow.chmod(0o755)
     short = tmp_path / "short.yml"
     short.write_text(SHORT_PLAYBOOK)
-    env = {**VERBOSE_ENV, "ANSIBLE_VERBOSITY": "3", "ANSIBLE_CALLBACKS_ENABLED": WARM,
-           "SHIPYARD_WARM_IMPORTS": "slowimport"}  # fmt: skip
-    start = time.monotonic()
-    run = run_local_playbook(short, env, extra_args=("-e", f"ansible_python_interpreter={slow}"))
-    took = time.monotonic() - start
+    for callbacks in (COLD, WARM):
+        env = {**VERBOSE_ENV, "ANSIBLE_VERBOSITY": "3", "ANSIBLE_CALLBACKS_ENABLED": callbacks}
+        run = run_local_playbook(short, env, extra_args=("-e", f"ansible_python_interpreter={slow}"))
+        assert started.exists() is (callbacks == WARM), run.stdout + run.stderr
     assert "warm_connection: each local host's interpreter starts ahead" in run.stdout
-    assert 3 <= took < 12, took
+    assert left_behind(str(short), str(slow)) == []
