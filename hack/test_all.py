@@ -16,6 +16,7 @@ Standard library only: it runs before the virtualenv exists.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -38,6 +39,11 @@ NAMED = re.compile(
 NAMED_MAX = 40
 BUILDS = ("sandbox-build", "test-tools")
 BUILD_WORKERS = 2
+# Each job's processes carry MARK=<this run>/<job> in their environment, also those that leave the job's
+# process group (kwokctl's control planes daemonize), so that a stopped run can find and end them.
+MARK = "SHIPYARD_TEST_JOB"
+RUN = f"{os.getpid()}.{time.time_ns()}"
+STOP_GRACE = 10.0  # seconds a stopped job's processes get to end on SIGTERM before SIGKILL
 
 
 @dataclass
@@ -57,6 +63,10 @@ class Job:
     @property
     def log(self) -> Path:
         return LOGS / (self.name.replace(" ", "-") + ".log")
+
+    @property
+    def mark(self) -> str:
+        return f"{RUN}/{self.name}"
 
 
 def make(*targets: str, **variables: str) -> list[str]:
@@ -186,6 +196,58 @@ def startable(pending: list[Job], running: list[Job], workers: int, by_name: dic
     )
 
 
+def launch(job: Job) -> None:
+    """Start the job in a session of its own, its output to its log, its mark in its environment."""
+    job.started = time.monotonic()
+    with job.log.open("w") as log:
+        job.proc = subprocess.Popen(
+            job.argv,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, MARK: job.mark},
+        )
+
+
+def marked(marks: set[str]) -> list[int]:
+    """The PIDs of the processes whose environment carries one of marks (as they were started)."""
+    wanted = {f"{MARK}={mark}".encode() for mark in marks}
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environment = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:  # gone, or not ours to read
+                continue
+            if wanted.intersection(environment):
+                pids.append(int(entry.name))
+    return pids
+
+
+def stop_jobs(jobs: list[Job], grace: float = STOP_GRACE) -> list[int]:
+    """End the jobs still running and every process they started, also those outside their process group.
+
+    SIGTERM to each one's group and to each process carrying its mark; SIGKILL to what is left after grace
+    seconds. A job that has ended keeps what it started on purpose (the Docker engine's job starts the
+    daemon). Returns the PIDs killed with SIGKILL."""
+    running = {job.mark: job for job in jobs if job.proc is not None and job.proc.poll() is None}
+    for job in running.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job.proc.pid, signal.SIGTERM)
+    deadline, signalled = time.monotonic() + grace, set()
+    while (left := marked(set(running))) and time.monotonic() < deadline:
+        for pid in set(left) - signalled:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        signalled.update(left)
+        time.sleep(0.2)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return left
+
+
 def schedule(jobs: list[Job], workers: int) -> None:
     pending, running = list(jobs), []
     by_name = {j.name: j for j in jobs}
@@ -199,11 +261,7 @@ def schedule(jobs: list[Job], workers: int) -> None:
         while (ready := startable(pending, running, workers, by_name)) is not None:
             pending.remove(ready)
             print(f"  >>  start {ready.name}", flush=True)
-            ready.started = time.monotonic()
-            with ready.log.open("w") as log:
-                ready.proc = subprocess.Popen(
-                    ready.argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
+            launch(ready)
             running.append(ready)
         time.sleep(1)
         for job in list(running):
@@ -229,9 +287,9 @@ def main() -> int:
     jobs = jobs_for(sys.argv[1:], keep_cluster=sandbox_was_up)
 
     def stop(*_: object) -> None:
-        for job in jobs:
-            if job.proc is not None and job.proc.poll() is None:
-                os.killpg(job.proc.pid, signal.SIGTERM)
+        killed = stop_jobs(jobs)
+        if killed:
+            print(f"==> stopped; {len(killed)} processes did not end on SIGTERM and were killed", flush=True)
         raise SystemExit(130)
 
     signal.signal(signal.SIGTERM, stop)

@@ -7,6 +7,9 @@ teardown: a CI run once failed there and its report showed no test name.
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -162,6 +165,44 @@ def test_a_failed_setup_stops_every_job_but_the_builds(test_all, monkeypatch):
     assert ran == {"sandbox-build", "test-tools", "docker-engine", "base-images", "cluster-images"}, ran
     assert notes.pop("setup") == "" and notes.pop("real-pods") == "not run: make up failed"
     assert set(notes.values()) == {"not run: setup failed"}, notes
+
+
+def test_a_stopped_run_ends_what_its_running_jobs_started_also_outside_their_process_group(test_all, tmp_path):
+    """kwokctl daemonizes a scenario's control plane (etcd, the API server and the rest leave the job's
+    process group): a `make test` stopped with SIGTERM used to leave them running. Now each process of a
+    running job ends, on SIGTERM or, when it ignores that, SIGKILL after the grace time; what a job that
+    has ended started stays, as the Docker engine its job starts must."""
+    tag = f"{time.time_ns() % 10**6}"  # sleeps no other process on the machine runs
+    kept, plain, stubborn, own = (f"sleep 9{n}{tag}" for n in range(4))
+    ended = test_all.Job("docker-engine", ["sh", "-c", f"setsid -f {kept}"])
+    ignores_term = f"setsid -f sh -c 'trap \"\" TERM; exec {stubborn}'"
+    running = test_all.Job("molecule site", ["sh", "-c", f"setsid -f {plain}; {ignores_term}; exec {own}"])
+    try:
+        test_all.launch(ended)
+        ended.proc.wait()
+        test_all.launch(running)
+        deadline = time.monotonic() + 10
+        while not all(_pids(c) for c in (kept, plain, stubborn, own)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        started = {c: _pids(c) for c in (kept, plain, stubborn, own)}
+        assert all(started.values()), started
+        assert os.getsid(started[plain][0]) != os.getsid(running.proc.pid)  # outside the job's session
+        killed = test_all.stop_jobs([ended, running], grace=1.0)
+        assert killed == started[stubborn]  # the one that ignores SIGTERM
+        assert running.proc.wait(timeout=5) == -signal.SIGTERM
+        deadline = time.monotonic() + 5
+        while any(_pids(c) for c in (plain, stubborn, own)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {c: _pids(c) for c in (plain, stubborn, own)} == {plain: [], stubborn: [], own: []}
+        assert _pids(kept) == started[kept]
+    finally:
+        for command in (kept, plain, stubborn, own):
+            subprocess.run(["pkill", "-KILL", "-fx", command], check=False)
+
+
+def _pids(command: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-fx", command], capture_output=True, text=True, check=False).stdout
+    return [int(pid) for pid in found.split()]
 
 
 def _with_one_failing(test_all, monkeypatch, failing: str) -> tuple[set[str], dict[str, str]]:
