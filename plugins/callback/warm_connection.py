@@ -139,9 +139,12 @@ def _warm_in_child(path, stack, imports, answered):
 
 
 # Helpers still running: their PID, an event set once the multiplexer has answered the helper's
-# request, and when the helper gives up. The PID of the process that forked them.
+# request, and when the helper gives up. The PID of the process that forked them. _REAPING is held
+# from a helper's removal from _LIVE to its reaping, and by each kill, so that no PID is killed once
+# it may belong to another process.
 _LIVE = {}
 _PARENT = []
+_REAPING = threading.Lock()
 ANSWERED = b"\x06"  # the helper's first byte on its pipe once its request is answered
 
 
@@ -157,8 +160,8 @@ def _end_live_helpers():
     if _PARENT and _PARENT[0] == os.getpid():
         for pid, (answered, gives_up) in list(_LIVE.items()):
             answered.wait(max(gives_up - time.monotonic(), 0))
-            if pid in _LIVE:  # not reaped meanwhile: its PID is still the helper's
-                with contextlib.suppress(OSError):
+            with _REAPING, contextlib.suppress(OSError):
+                if pid in _LIVE:  # not reaped meanwhile: its PID is still the helper's
                     os.kill(pid, signal.SIGKILL)
 
 
@@ -194,8 +197,9 @@ def warm(host_name, path, stack, imports, timeout):
             first = pipe.read(1)  # the answer's mark, or the start of what the helper says, or its end
             answered.set()
             said = (b"" if first == ANSWERED else first) + pipe.read()
-        os.waitpid(pid, 0)
-        _LIVE.pop(pid, None)
+        with _REAPING:  # the pipe's end: the helper has exited or is about to
+            _LIVE.pop(pid, None)
+            os.waitpid(pid, 0)
         said = said.decode(errors="replace")
         display.vvv(f"{CallbackModule.CALLBACK_NAME}: {host_name}: {said or 'the helper ended without a word'}")
 
