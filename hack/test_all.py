@@ -228,18 +228,20 @@ def marked(marks: set[str]) -> list[int]:
 def stop_jobs(jobs: list[Job], grace: float = STOP_GRACE) -> list[int]:
     """End the jobs still running and every process they started, also those outside their process group.
 
-    SIGTERM to each one's group and to each process carrying its mark; SIGKILL to what is left after grace
-    seconds. A job that has ended keeps what it started on purpose (the Docker engine's job starts the
-    daemon). Returns the PIDs killed with SIGKILL."""
+    SIGTERM to each one's group and to each process outside it carrying its mark; SIGKILL to what is
+    left after grace seconds. A job that has ended keeps what it started on purpose (the Docker engine's
+    job starts the daemon). Returns the PIDs killed with SIGKILL."""
     running = {job.mark: job for job in jobs if job.proc is not None and job.proc.poll() is None}
     for job in running.values():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(job.proc.pid, signal.SIGTERM)
-    deadline, signalled = time.monotonic() + grace, set()
+    # The groups' members have had their SIGTERM: a second one could cut their own cleanup short.
+    groups, deadline, signalled = {job.proc.pid for job in running.values()}, time.monotonic() + grace, set()
     while (left := marked(set(running))) and time.monotonic() < deadline:
         for pid in set(left) - signalled:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+                if os.getpgid(pid) not in groups:
+                    os.kill(pid, signal.SIGTERM)
         signalled.update(left)
         time.sleep(0.2)
     for pid in left:
