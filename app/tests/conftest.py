@@ -62,11 +62,19 @@ def auth_client(make_app: Callable[[Config], Flask], tmp_path: Path) -> FlaskCli
     return make_app(Config(database_url=f"sqlite:///{tmp_path}/items.db", api_token=TOKEN)).test_client()
 
 
+# The request id that wait_http's probes carry. The app logs it as http.request.id, so a test
+# tells the fixture's probes from its own requests by this mark, however many probes it took:
+# on a loaded machine the server can answer a probe after the client's 1 s timeout, and the
+# client then probes again.
+PROBE_ID = "fixture-start-probe"
+
+
 def wait_http(url: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
+    probe = urllib.request.Request(url, headers={"X-Request-ID": PROBE_ID})  # noqa: S310 - loopback test URL
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback test URL
+            with urllib.request.urlopen(probe, timeout=1):  # noqa: S310 - loopback test URL
                 return
         except OSError:
             time.sleep(0.1)
@@ -84,6 +92,14 @@ class Server:
 
     def records(self) -> list[dict]:
         return [json.loads(line) for line in self.lines()]
+
+    def access(self, *, probes: bool = False) -> list[dict]:
+        """The access log's records: the test's own requests, or with probes=True wait_http's."""
+        return [
+            r
+            for r in self.records()
+            if r.get("log.logger") == "shipyard_app.access" and (r.get("http.request.id") == PROBE_ID) == probes
+        ]
 
     def stop(self) -> int:
         if self.process.poll() is None:

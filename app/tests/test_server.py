@@ -50,16 +50,14 @@ def test_metrics_count_every_request_across_workers(gunicorn: Start) -> None:
     assert statuses.count(200) == sent["list"] + sent["slow"] and statuses.count(404) == sent["missing"]
 
     # The requests must have been spread over more than one worker for this to prove anything.
-    pids = {r["process.pid"] for r in server.records() if r.get("log.logger") == "shipyard_app.access"}
+    pids = {r["process.pid"] for r in server.access()}
     assert len(pids) > 1, f"all requests were answered by one worker: {pids}"
 
     totals = scrape_total(server)
-    # The fixture's start-up probe: once, or again when a loaded machine answered it after the client's
-    # 1 s timeout. The server's own access log says how many it served; the metric must agree.
-    probes = [
-        r for r in server.records() if r.get("log.logger") == "shipyard_app.access" and r.get("url.path") == "/health"
-    ]
-    assert probes and totals.pop(("GET", "/health", "200")) == len(probes)
+    # The fixture's start-up probes, marked by their request id: the metric counts each one served.
+    probes = server.access(probes=True)
+    assert probes and {r["url.path"] for r in probes} == {"/health"}
+    assert totals.pop(("GET", "/health", "200")) == len(probes)
     assert totals[("GET", "/api/items", "200")] == sent["list"]
     assert totals[("GET", "/api/items/<raw_id>", "404")] == sent["missing"]
     assert totals[("GET", "/faults/error", "503")] == sent["error"]
@@ -92,12 +90,9 @@ def test_every_log_line_is_ecs_json_and_secrets_stay_out(gunicorn: Start) -> Non
         assert {"@timestamp", "log.level", "message", "ecs.version"} <= record.keys(), record
     loggers = {r["log.logger"] for r in records}
     assert {"gunicorn.error", "shipyard_app.access", "shipyard_app.factory"} <= loggers
-    # The first access lines are the fixture's own /health probes: one, or more when a loaded machine
-    # answered one after the client's 1 s timeout (as in the test above). The test's requests follow.
-    access = [r for r in records if r["log.logger"] == "shipyard_app.access"]
-    probes = next(i for i, r in enumerate(access) if r["url.path"] != "/health")
-    assert probes >= 1, access[:1]
-    access = access[probes:]
+    # The fixture's start-up probes carry their own request id (PROBE_ID); the rest are the test's.
+    assert server.access(probes=True), "the fixture's start-up probe is not in the access log"
+    access = server.access()
     assert [r["http.response.status_code"] for r in access] == [201, 401, 400, 500, 200]
     for record in access:
         assert record["http.request.method"] in {"GET", "POST"}
