@@ -15,6 +15,15 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 0
 export ANSIBLE_FORCE_COLOR := 0
 
+# The binaries the clusters here run: the local cluster's control plane and node, etcd, kwok
+# (its simulated node), kubectl, and kwokctl (the scenarios' simulated clusters). `make up`
+# builds only these; `make sandbox-build` adds kind and helm, which the tools' roles install.
+CLUSTER_BINS := kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok kwokctl
+# The tools the local cluster's images carry (hack/cluster/images.sh); `make tools` adds cyclonus.
+CLUSTER_TOOLS := prometheus alertmanager coredns kube-router versitygw
+BINS ?=
+TOOLS ?= $(CLUSTER_TOOLS) cyclonus
+
 # Every Molecule scenario, one per role.
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
@@ -39,11 +48,15 @@ cluster-images: images ## Build the local cluster's node and stand-in images (ne
 	@hack/cluster/images.sh >/dev/null
 
 .PHONY: sandbox-build
-sandbox-build: ## Download or build the pinned control-plane binaries into the cache
-	@hack/sandbox/build.sh
+sandbox-build: ## Download or build the pinned binaries into the cache: every one, or BINS="kubectl helm ..."
+	@hack/sandbox/build.sh $(BINS)
+
+.PHONY: cluster-build
+cluster-build: ## Download or build only what the clusters here run (control plane, node, etcd, kwok, kubectl: no kind or helm)
+	@hack/sandbox/build.sh $(CLUSTER_BINS)
 
 .PHONY: sandbox-up
-sandbox-up: sandbox-build images ## Start the local cluster (a real node + a simulated one) in a container; API on 127.0.0.1, .sandbox/kubeconfig
+sandbox-up: cluster-build images ## Start the local cluster (a real node + a simulated one) in a container; API on 127.0.0.1, .sandbox/kubeconfig
 	@hack/cluster/up.sh
 
 .PHONY: sandbox-down
@@ -51,8 +64,12 @@ sandbox-down: ## Remove the local cluster: container, volumes, cgroups, .sandbox
 	@hack/cluster/down.sh
 
 .PHONY: tools
-tools: ## Build the pinned tools (Prometheus, Alertmanager, cyclonus, CoreDNS, kube-router, versitygw) from the Go module proxy, once
-	@hack/tools/build.sh prometheus alertmanager cyclonus coredns kube-router versitygw >/dev/null
+tools: ## Build the pinned tools (Prometheus, Alertmanager, cyclonus, CoreDNS, kube-router, versitygw) from the Go module proxy, once (TOOLS= for some)
+	@hack/tools/build.sh $(TOOLS) >/dev/null
+
+.PHONY: cluster-tools
+cluster-tools: ## Build only the tools the local cluster's images carry (all but cyclonus)
+	@hack/tools/build.sh $(CLUSTER_TOOLS) >/dev/null
 
 .PHONY: lint
 lint: setup ## ansible-lint (production), yamllint, ruff, ansible-test sanity on the built collection
@@ -79,7 +96,7 @@ unit: setup ## Unit tests (no engine, no cluster)
 	pytest -q tests/unit
 
 .PHONY: monitoring-test
-monitoring-test: setup tools ## promtool/amtool checks, rule unit tests, and a real Prometheus scraping the real app
+monitoring-test: setup cluster-tools ## promtool/amtool checks, rule unit tests, and a real Prometheus scraping the real app
 	pytest -q tests/monitoring
 
 .PHONY: logging-test
@@ -158,7 +175,7 @@ artifacts: setup ## List every image and binary inventories/$(ENV) uses, with ve
 	@python hack/artifacts.py $(ENV)
 
 .PHONY: bench
-bench: setup sandbox-build images ## Time a first converge, a no-op rerun and kubectl apply --server-side on fresh local clusters, judged on the medians of ROUNDS rounds (3; ENV=tenants: two tenants)
+bench: setup cluster-build images ## Time a first converge, a no-op rerun and kubectl apply --server-side on fresh local clusters, judged on the medians of ROUNDS rounds (3; ENV=tenants: two tenants)
 	@BENCH_ROUNDS=$(ROUNDS) hack/bench.sh $(ENV)
 
 .PHONY: clean

@@ -4,10 +4,12 @@ then one summary line. Arguments: the Molecule scenarios.
 
 Jobs run on SHIPYARD_TEST_WORKERS workers (default 3 on this 2-core machine:
 the real-pods job waits on pods more than it computes), each as soon as the jobs
-it needs have passed: the Go builds (sandbox binaries, test tools) take minutes
-on a cold machine and need nothing, so they start at once, and everything that
-does not need them runs meanwhile; while a Go build runs, at most BUILD_WORKERS
-jobs run (a build uses every core). A light job takes no worker: the virtualenv,
+it needs have passed: the Go builds the local cluster needs (its binaries, the
+tools its images carry) take minutes on a cold machine and need nothing, so they
+start at once, and everything that does not need them runs meanwhile; while one
+runs, at most BUILD_WORKERS jobs run (a build uses every core). The builds that
+only some jobs need (kind, helm, cyclonus) wait for them, off the longest path.
+A light job takes no worker: the virtualenv,
 the Docker engine and the base images, short steps that wait on downloads and
 that the other jobs wait for, run beside the builds from the start. Each job's
 output goes to .cache/test-logs/<job>.log; a failed job's tail is printed.
@@ -37,7 +39,7 @@ NAMED = re.compile(
     r"|^(fatal|failed): \["  # Ansible's failed tasks
 )
 NAMED_MAX = 40
-BUILDS = ("sandbox-build", "test-tools")
+BUILDS = ("cluster-build", "cluster-tools")  # the Go builds the local cluster needs: the longest path's
 BUILD_WORKERS = 2
 # Each job's processes carry MARK=<this run>/<job> in their environment, also those that leave the job's
 # process group (kwokctl's control planes daemonize), so that a stopped run can find and end them.
@@ -80,25 +82,29 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
     as its tests are done, unless it was running before this run."""
     setup = ("setup",)  # the virtualenv: every job but the builds of binaries and images
     images = ("setup", "base-images")  # every job but the Go builds and lint runs containers or builds on them
-    sandbox = ("sandbox-build", *images)
+    sandbox = ("cluster-build", *images)
+    # kind, helm (the tools' roles' scenarios install them) and cyclonus (the scan's reachability):
+    # built after the cluster's builds, off the longest path, by the same targets a user runs.
+    more = ("more-builds",)
     by_length = ["site", "logging", "app_deploy", "monitoring"]  # the longest first
     molecule = sorted(scenarios, key=lambda s: (by_length.index(s) if s in by_length else len(by_length), s))
     offline = [s for s in molecule if s in ("container_runtime", "image_build")]  # need no Go binary
+    with_tools = ("kind_cluster", "k8s_tools", "remote")  # need kind and helm
     return [
-        Job("sandbox-build", make("sandbox-build")),
-        Job("test-tools", make("tools")),
+        Job("cluster-build", make("cluster-build")),
+        Job("cluster-tools", make("cluster-tools")),
         Job("setup", make("setup"), light=True),
         Job("docker-engine", make("docker"), light=True),
         Job("base-images", make("images"), ("docker-engine",), light=True),
         # The node's and the stand-ins' images need the tools' build, not the control
         # plane's: on a cold machine they are built beside it, off the longest path.
-        Job("cluster-images", make("cluster-images"), ("test-tools", "base-images")),
+        Job("cluster-images", make("cluster-images"), ("cluster-tools", "base-images")),
         # The local cluster with its real node: the site converged by `make up`,
         # then proven on running containers, then two tenants converged beside it
         # (make tenants-test); a chain of two jobs and the longest path, so it
         # starts first: on a cold machine the worker that finishes the last Go
         # build takes it, and the real-pods job goes ahead of the site's scenario.
-        Job("make up", make("up"), ("setup", "sandbox-build", "cluster-images")),
+        Job("make up", make("up"), ("setup", "cluster-build", "cluster-images")),
         Job(
             "real-pods",
             [
@@ -130,11 +136,13 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
         Job("app-tests", make("app-test"), images),
         Job("logging-tests", make("logging-test"), images),
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s), images) for s in offline],
-        Job("manifest-scan", make("scan"), ("test-tools", *images)),
-        Job("monitoring-tests", make("monitoring-test"), ("test-tools", *images)),
+        # After the cluster's build, so that it does not take the cores from it; before what needs it.
+        Job("more-builds", make("sandbox-build", "tools"), ("cluster-build", "cluster-tools")),
+        Job("manifest-scan", make("scan"), (*more, *images)),
+        Job("monitoring-tests", make("monitoring-test"), ("cluster-tools", *images)),
         Job("sandbox-tests", [".venv/bin/pytest", "-q", "tests/sandbox"], sandbox),
         *[
-            Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox)
+            Job(f"molecule {s}", make("molecule", SCENARIO=s), (*sandbox, *more) if s in with_tools else sandbox)
             for s in molecule
             if s != "site" and s not in offline
         ],

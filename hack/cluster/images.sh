@@ -97,7 +97,7 @@ build localhost/shipyard/node:latest "$HERE/node.Dockerfile" "$HERE" "SOURCES_LI
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 # pause.c from the Kubernetes module the control plane is built from (already in the
-# Go module cache once `make sandbox-build` has started; fetched from the proxy if not),
+# Go module cache once `make cluster-build` has started; fetched from the proxy if not),
 # so these images need neither that build nor its binaries, and build beside it.
 kube_mod=$(cd "$ctx" && GOWORK=off GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local} \
   go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') ||

@@ -50,7 +50,7 @@ kubectl() { "$SANDBOX_BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_OUT" --request-
 
 docker info >/dev/null 2>&1 || die "no Docker engine answers: the local cluster runs in a container; run 'make docker' (hack/docker-engine.sh)"
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok; do
-  [ -x "$SANDBOX_BIN_DIR/$b" ] || die "$b is missing in $SANDBOX_BIN_DIR: run 'make sandbox-build' (hack/sandbox/build.sh) first"
+  [ -x "$SANDBOX_BIN_DIR/$b" ] || die "$b is missing in $SANDBOX_BIN_DIR: run 'make cluster-build' (hack/sandbox/build.sh) first"
 done
 KUBE_ROUTER_DIR=$("$HERE/../tools/build.sh" kube-router)
 

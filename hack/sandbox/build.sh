@@ -13,6 +13,9 @@
 # is stamped on success, so an interrupted build resumes where it stopped and
 # a warm cache returns at once.
 #
+#   build.sh [BINARY...]   only these (default: every one); `make up` builds
+#                          only what the clusters here run (CLUSTER_BINS in the
+#                          Makefile); kind and helm serve the tools' roles
 #   SHIPYARD_SANDBOX_SOURCE=build|download|auto   (default build)
 set -euo pipefail
 # shellcheck source=hack/sandbox/lib.sh
@@ -24,8 +27,13 @@ ALL_BINS=("${KUBE_BINS[@]}" etcd kwok kwokctl kind helm)
 WORK=$SHIPYARD_CACHE/sandbox/src-$SANDBOX_RECIPE
 mkdir -p "$SANDBOX_BIN_DIR" "$WORK"
 
+WANTED=("$@")
+[ $# -gt 0 ] || WANTED=("${ALL_BINS[@]}")
+for b in "${WANTED[@]}"; do
+  [[ " ${ALL_BINS[*]} " == *" $b "* ]] || die "no binary '$b' is built here; one of: ${ALL_BINS[*]}"
+done
 missing=()
-for b in "${ALL_BINS[@]}"; do
+for b in "${WANTED[@]}"; do
   [ -x "$SANDBOX_BIN_DIR/$b" ] || missing+=("$b")
 done
 if [ ${#missing[@]} -eq 0 ]; then
@@ -215,7 +223,7 @@ case $SOURCE in
   *) die "SHIPYARD_SANDBOX_SOURCE must be build, download or auto, not '$SOURCE'" ;;
 esac
 
-for b in "${ALL_BINS[@]}"; do
+for b in "${WANTED[@]}"; do
   [ -x "$SANDBOX_BIN_DIR/$b" ] || die "$b is missing from $SANDBOX_BIN_DIR after the build"
 done
-log "binaries ready in $SANDBOX_BIN_DIR (took $(elapsed))"
+log "binaries ready in $SANDBOX_BIN_DIR (${missing[*]}: took $(elapsed))"

@@ -37,7 +37,7 @@ start_ns=$(date +%s%N)
 took() { echo "$(( ($(date +%s%N) - start_ns) / 1000000 ))ms"; }
 
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl; do
-  [ -x "$SANDBOX_BIN_DIR/$b" ] || die "$b is missing in $SANDBOX_BIN_DIR: run 'make sandbox-build' (hack/sandbox/build.sh) first"
+  [ -x "$SANDBOX_BIN_DIR/$b" ] || die "$b is missing in $SANDBOX_BIN_DIR: run 'make cluster-build' (hack/sandbox/build.sh) first"
 done
 # Convenience links: `make` puts .sandbox/bin on PATH (kubectl, kind, helm...).
 mkdir -p "$DIR/bin"

@@ -76,12 +76,12 @@ def test_on_a_cold_machine_the_real_pods_chain_starts_before_the_sites_scenario(
     needs the same build and used to be taken first (about 250 s later)."""
     monkeypatch.setattr(test_all, "time", _QuickTicks())  # the scheduler looks every 0.05 s, not every second
     jobs = test_all.jobs_for(["site", "hardening", "image_build"], keep_cluster=False)
-    took = {"sandbox-build": "0.6", "test-tools": "0.2", "lint": "2"}  # lint keeps the other worker busy
+    took = {"cluster-build": "0.6", "cluster-tools": "0.2", "lint": "2"}  # lint keeps the other worker busy
     for job in jobs:
         job.argv = ["sleep", took.get(job.name, "0")]
     test_all.schedule(jobs, workers=2)
     started = [line.split("start ", 1)[1] for line in capsys.readouterr().out.splitlines() if ">>  start " in line]
-    assert started[:4] == ["sandbox-build", "test-tools", "setup", "docker-engine"]
+    assert started[:4] == ["cluster-build", "cluster-tools", "setup", "docker-engine"]
     assert started.index("base-images") < started.index("cluster-images") < started.index("lint")
     assert started.index("make up") < started.index("real-pods") < started.index("molecule site"), started
     assert all(job.rc == 0 for job in jobs)
@@ -109,12 +109,12 @@ def test_a_third_worker_waits_while_a_go_build_runs(test_all, capsys, monkeypatc
     so a cold run's builds (on its longest path) go as fast as they did on two workers."""
     monkeypatch.setattr(test_all, "time", _QuickTicks())
     jobs = test_all.jobs_for(["site", "hardening", "image_build"], keep_cluster=False)
-    took = {"sandbox-build": "1.2", "test-tools": "0.3", "lint": "1", "unit": "1", "app-tests": "1"}
+    took = {"cluster-build": "1.2", "cluster-tools": "0.3", "lint": "1", "unit": "1", "app-tests": "1"}
     for job in jobs:
         job.argv = ["sleep", took.get(job.name, "0.1")]
     test_all.schedule(jobs, workers=3)
     by_name = {job.name: job for job in jobs}
-    build, tools = by_name["sandbox-build"], by_name["test-tools"]
+    build, tools = by_name["cluster-build"], by_name["cluster-tools"]
     during = [j.name for j in jobs if not j.light and j.name not in test_all.BUILDS and j.started < build.ended]
     assert during == ["cluster-images", "lint"], during  # one at a time in the one slot tools left, not two
     assert by_name["cluster-images"].started >= tools.ended
@@ -134,12 +134,14 @@ def test_on_a_cold_machine_the_images_build_beside_the_go_builds(test_all, capsy
     `light=False` on them)."""
     monkeypatch.setattr(test_all, "time", _QuickTicks())
     jobs = test_all.jobs_for(["site", "hardening"], keep_cluster=False)
-    took = {"sandbox-build": "1.5", "test-tools": "0.5", "setup": "0.2", "base-images": "0.4", "cluster-images": "0.4"}
+    took = {"cluster-build": "1.5", "cluster-tools": "0.5", "setup": "0.2", "base-images": "0.4"}
+    took["cluster-images"] = "0.4"
     for job in jobs:
         job.argv = ["sleep", took.get(job.name, "0.1")]
     test_all.schedule(jobs, workers=3)
     by_name = {job.name: job for job in jobs}
-    build, tools, base, cluster = (by_name[n] for n in ("sandbox-build", "test-tools", "base-images", "cluster-images"))
+    names = ("cluster-build", "cluster-tools", "base-images", "cluster-images")
+    build, tools, base, cluster = (by_name[n] for n in names)
     assert by_name["setup"].started < tools.ended and by_name["docker-engine"].started < tools.ended
     assert base.started < tools.ended and base.started < build.ended  # beside both builds
     assert tools.ended <= cluster.started < build.ended  # the cluster's images beside the control plane's build
@@ -149,9 +151,60 @@ def test_on_a_cold_machine_the_images_build_beside_the_go_builds(test_all, capsy
     assert all(job.rc == 0 for job in jobs)
 
 
+def test_the_builds_only_some_jobs_need_wait_for_the_clusters_and_go_before_those_jobs(test_all, monkeypatch):
+    """kind, helm and cyclonus (about 220 s of CPU cold) are built by `more-builds` once the local
+    cluster's builds are done, so that they take no core from the longest path; the scenarios that
+    install kind and helm and the scan that runs cyclonus wait for them, the other jobs do not."""
+    monkeypatch.setattr(test_all, "time", _QuickTicks())
+    scenarios = ["site", "hardening", "image_build", "kind_cluster", "k8s_tools", "remote"]
+    jobs = test_all.jobs_for(scenarios, keep_cluster=False)
+    took = {"cluster-build": "2.0", "cluster-tools": "0.3", "more-builds": "0.6"}  # the others end before the build
+    for job in jobs:
+        job.argv = ["sleep", took.get(job.name, "0.1")]
+    test_all.schedule(jobs, workers=3)
+    by_name = {job.name: job for job in jobs}
+    build, tools, more = (by_name[n] for n in ("cluster-build", "cluster-tools", "more-builds"))
+    assert more.started >= max(build.ended, tools.ended)
+    assert by_name["make up"].started <= more.started  # the longest path goes first
+    users = ["manifest-scan", "molecule kind_cluster", "molecule k8s_tools", "molecule remote"]
+    assert all(by_name[n].started >= more.ended for n in users), {n: by_name[n].started - more.ended for n in users}
+    need_more = {job.name for job in jobs if "more-builds" in job.needs}
+    assert need_more == set(users), need_more
+    assert all(job.rc == 0 for job in jobs)
+
+
+def test_make_up_builds_only_what_the_clusters_run(tmp_path):
+    """`make up` (through `make cluster-build`) needs the control plane, the node's binaries, etcd,
+    kwok and kubectl, not kind or helm: with only those in the binaries' folder and no Go on PATH it
+    passes, while `make sandbox-build` (every binary) must build kind and helm and cannot."""
+    bins = tmp_path / "bin"
+    bins.mkdir()
+    cluster = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kube-proxy",
+               "etcd", "kwok", "kwokctl"]  # fmt: skip
+    for name in cluster:
+        (bins / name).write_text("#!/bin/sh\n")
+        (bins / name).chmod(0o755)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp_path), "SANDBOX_BIN_DIR": str(bins)}
+
+    def make(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, check=False, timeout=60)  # fmt: skip
+
+    ready = make("cluster-build")
+    assert ready.returncode == 0 and "binaries ready in" in ready.stderr, ready.stderr
+    some = make("sandbox-build", "BINS=kubectl etcd")
+    assert some.returncode == 0, some.stderr
+    every = make("sandbox-build")
+    assert every.returncode != 0
+    assert "go is needed to build the binaries" in every.stderr, every.stderr
+    unknown = make("sandbox-build", "BINS=kubectl kubeadm")
+    assert unknown.returncode != 0
+    assert "no binary 'kubeadm' is built here; one of: kube-apiserver" in unknown.stderr, unknown.stderr
+
+
 def test_failed_base_images_stop_only_the_jobs_that_need_them(test_all, monkeypatch):
     ran, notes = _with_one_failing(test_all, monkeypatch, "base-images")
-    assert ran == {"sandbox-build", "test-tools", "setup", "docker-engine", "lint"}, ran
+    assert ran == {"cluster-build", "cluster-tools", "setup", "docker-engine", "lint", "more-builds"}, ran
     assert notes["cluster-images"] == "not run: base-images failed"
     assert notes["make up"] == "not run: cluster-images failed"
     assert notes["real-pods"] == "not run: make up failed"
@@ -162,7 +215,8 @@ def test_a_failed_setup_stops_every_job_but_the_builds(test_all, monkeypatch):
     """Without the virtualenv nothing else can run; the builds of binaries and images, which
     need none, still fill their caches for the next run."""
     ran, notes = _with_one_failing(test_all, monkeypatch, "setup")
-    assert ran == {"sandbox-build", "test-tools", "docker-engine", "base-images", "cluster-images"}, ran
+    builds = {"cluster-build", "cluster-tools", "more-builds"}
+    assert ran == {*builds, "docker-engine", "base-images", "cluster-images"}, ran
     assert notes.pop("setup") == "" and notes.pop("real-pods") == "not run: make up failed"
     assert set(notes.values()) == {"not run: setup failed"}, notes
 
