@@ -175,16 +175,21 @@ def test_the_builds_only_some_jobs_need_wait_for_the_clusters_and_go_before_thos
 
 def test_make_up_builds_only_what_the_clusters_run(tmp_path):
     """`make up` (through `make cluster-build`) needs the control plane, the node's binaries, etcd,
-    kwok and kubectl, not kind or helm: with only those in the binaries' folder and no Go on PATH it
-    passes, while `make sandbox-build` (every binary) must build kind and helm and cannot."""
-    bins = tmp_path / "bin"
+    kwok and kubectl, not kind or helm: with only those in the binaries' folder it starts no Go build,
+    while `make sandbox-build` (every binary) starts one for kind. The `go` on PATH is a stand-in
+    that logs its arguments and fails, so no real build runs wherever Go is installed."""
+    bins, tools = tmp_path / "bin", tmp_path / "tools"
     bins.mkdir()
+    tools.mkdir()
     cluster = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kube-proxy",
                "etcd", "kwok", "kwokctl"]  # fmt: skip
     for name in cluster:
         (bins / name).write_text("#!/bin/sh\n")
         (bins / name).chmod(0o755)
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp_path), "SANDBOX_BIN_DIR": str(bins)}
+    calls = tmp_path / "go-calls"
+    (tools / "go").write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexit 1\n')
+    (tools / "go").chmod(0o755)
+    env = {"PATH": f"{tools}:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp_path), "SANDBOX_BIN_DIR": str(bins)}
 
     def make(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True,
@@ -194,9 +199,11 @@ def test_make_up_builds_only_what_the_clusters_run(tmp_path):
     assert ready.returncode == 0 and "binaries ready in" in ready.stderr, ready.stderr
     some = make("sandbox-build", "BINS=kubectl etcd")
     assert some.returncode == 0, some.stderr
+    assert not calls.exists(), calls.read_text()
     every = make("sandbox-build")
     assert every.returncode != 0
-    assert "go is needed to build the binaries" in every.stderr, every.stderr
+    assert "ERROR: building kind v" in every.stderr, every.stderr  # the first one missing
+    assert calls.read_text().startswith("mod init"), calls.read_text()
     unknown = make("sandbox-build", "BINS=kubectl kubeadm")
     assert unknown.returncode != 0
     assert "no binary 'kubeadm' is built here; one of: kube-apiserver" in unknown.stderr, unknown.stderr
