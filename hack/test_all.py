@@ -9,11 +9,11 @@ tools its images carry) take minutes on a cold machine and need nothing, so they
 start at once, and everything that does not need them runs meanwhile; while one
 runs, at most BUILD_WORKERS jobs run (a build uses every core). The builds that
 only some jobs need (kind, helm, cyclonus) wait for them, off the longest path.
-A light job takes no worker: the virtualenv,
-the Docker engine and the base images, short steps that wait on downloads and
-that the other jobs wait for, run beside the builds from the start. Each job's
-output goes to .cache/test-logs/<job>.log; a failed job's tail is printed.
-Standard library only: it runs before the virtualenv exists.
+A light job takes no worker: the virtualenv, the Docker engine and the base
+images, short steps that wait on downloads and that the other jobs wait for, run
+beside the builds from the start. Each job's output goes to
+.cache/test-logs/<job>.log; a failed job's tail is printed. Standard library
+only: it runs before the virtualenv exists.
 """
 
 from __future__ import annotations
