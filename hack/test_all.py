@@ -11,9 +11,12 @@ runs, at most BUILD_WORKERS jobs run (a build uses every core). The builds that
 only some jobs need (kind, helm, cyclonus) wait for them, off the longest path.
 A light job takes no worker: the virtualenv, the Docker engine and the base
 images, short steps that wait on downloads and that the other jobs wait for, run
-beside the builds from the start. Each job's output goes to
-.cache/test-logs/<job>.log; a failed job's tail is printed. Standard library
-only: it runs before the virtualenv exists.
+beside the builds from the start. A background job takes no worker either: lint,
+the unit tests and the scan, which nothing waits for and which have no time goal
+of their own, run at nice BACKGROUND_NICE in BACKGROUND_LANES lanes beside the
+workers, on the CPU the others leave (the real-pods chain waits on pods). Each
+job's output goes to .cache/test-logs/<job>.log; a failed job's tail is printed.
+Standard library only: it runs before the virtualenv exists.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ NAMED = re.compile(
 NAMED_MAX = 40
 BUILDS = ("cluster-build", "cluster-tools")  # the Go builds the local cluster needs: the longest path's
 BUILD_WORKERS = 2
+# The jobs nothing waits for run on what the others leave, so that the longest path and the scenarios
+# (each of which has a time goal) get the cores first; two lanes, so that they keep up.
+BACKGROUND_NICE = 10
+BACKGROUND_LANES = 2
 # Each job's processes carry MARK=<this run>/<job> in their environment, also those that leave the job's
 # process group (kwokctl's control planes daemonize), so that a stopped run can find and end them.
 MARK = "SHIPYARD_TEST_JOB"
@@ -54,6 +61,7 @@ class Job:
     argv: list[str]
     needs: tuple[str, ...] = ()
     light: bool = False  # takes no worker: short, mostly downloads, and the other jobs wait for it
+    background: bool = False  # takes a background lane, not a worker, and runs niced: nothing waits for it
     rc: int | None = None
     took: int = 0
     cpu: float = 0.0  # user + system seconds of the job's own processes (not of the containers it starts)
@@ -131,14 +139,14 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
             ("make up",),
         ),
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox) for s in molecule if s == "site"],
-        Job("lint", make("lint"), setup),
-        Job("unit", make("unit"), images),
+        Job("lint", make("lint"), setup, background=True),
+        Job("unit", make("unit"), images, background=True),
         Job("app-tests", make("app-test"), images),
         Job("logging-tests", make("logging-test"), images),
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s), images) for s in offline],
         # After the cluster's build, so that it does not take the cores from it; before what needs it.
         Job("more-builds", make("sandbox-build", "tools"), ("cluster-build", "cluster-tools")),
-        Job("manifest-scan", make("scan"), (*more, *images)),
+        Job("manifest-scan", make("scan"), (*more, *images), background=True),
         Job("monitoring-tests", make("monitoring-test"), ("cluster-tools", *images)),
         Job("sandbox-tests", [".venv/bin/pytest", "-q", "tests/sandbox"], sandbox),
         *[
@@ -196,20 +204,28 @@ def slots(running: list[Job], workers: int) -> int:
 
 
 def startable(pending: list[Job], running: list[Job], workers: int, by_name: dict[str, Job]) -> Job | None:
-    """The first pending job whose needs have passed and that a worker is free for (a light job needs none)."""
-    free = len([j for j in running if not j.light]) < slots(running, workers)
+    """The first pending job whose needs have passed and that a worker (or, for a background job, a
+    lane) is free for; a light job needs neither."""
+    free = len([j for j in running if not (j.light or j.background)]) < slots(running, workers)
+    lane = len([j for j in running if j.background]) < BACKGROUND_LANES
     return next(
-        (j for j in pending if (free or j.light) and all(by_name[n].rc == 0 for n in j.needs if n in by_name)),
+        (
+            j
+            for j in pending
+            if (j.light or (lane if j.background else free))
+            and all(by_name[n].rc == 0 for n in j.needs if n in by_name)
+        ),
         None,
     )
 
 
 def launch(job: Job) -> None:
-    """Start the job in a session of its own, its output to its log, its mark in its environment."""
+    """Start the job in a session of its own, its output to its log, its mark in its environment;
+    a background job niced (its children inherit it)."""
     job.started = time.monotonic()
     with job.log.open("w") as log:
         job.proc = subprocess.Popen(
-            job.argv,
+            ["nice", "-n", str(BACKGROUND_NICE), *job.argv] if job.background else job.argv,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -270,7 +286,7 @@ def schedule(jobs: list[Job], workers: int) -> None:
                 report(job)
         while (ready := startable(pending, running, workers, by_name)) is not None:
             pending.remove(ready)
-            print(f"  >>  start {ready.name}", flush=True)
+            print(f"  >>  start {ready.name}" + (f" (nice {BACKGROUND_NICE})" if ready.background else ""), flush=True)
             launch(ready)
             running.append(ready)
         time.sleep(1)
