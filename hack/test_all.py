@@ -221,7 +221,7 @@ def startable(pending: list[Job], running: list[Job], workers: int, by_name: dic
 
 def launch(job: Job) -> None:
     """Start the job in a session of its own, its output to its log, its mark in its environment;
-    a background job niced (its children inherit it)."""
+    a background job niced, and its session's autogroup with it (its children inherit both)."""
     job.started = time.monotonic()
     with job.log.open("w") as log:
         job.proc = subprocess.Popen(
@@ -232,6 +232,11 @@ def launch(job: Job) -> None:
             start_new_session=True,
             env={**os.environ, MARK: job.mark},
         )
+    if job.background:
+        # In a session of its own the job has an autogroup of its own too, and the kernel weighs each
+        # autogroup alike whatever its processes' nice: the nice that counts is the group's.
+        with contextlib.suppress(OSError):  # a kernel without autogroups: the processes' nice is enough
+            Path(f"/proc/{job.proc.pid}/autogroup").write_text(f"{BACKGROUND_NICE}\n")
 
 
 def marked(marks: set[str]) -> list[int]:

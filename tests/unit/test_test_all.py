@@ -181,8 +181,9 @@ def test_lint_the_unit_tests_and_the_scan_run_niced_beside_the_workers(test_all,
     jobs = test_all.jobs_for(["site", "hardening", "logging", "monitoring"], keep_cluster=False)
     took = {"lint": "1.5", "unit": "1.5", "manifest-scan": "1.5", "real-pods": "2"}
     for job in jobs:
-        seen = tmp_path / f"{job.name.replace(' ', '-')}.nice"  # what `nice` says the job's process runs at
-        job.argv = ["sh", "-c", f"nice > {seen}; sleep {took.get(job.name, '0.3')}"]
+        seen = tmp_path / job.name.replace(" ", "-")  # the job's nice, and its autogroup's where there are any
+        group = f"cat /proc/self/autogroup > {seen}.group; " if Path("/proc/self/autogroup").exists() else ""
+        job.argv = ["sh", "-c", f"nice > {seen}.nice; {group}sleep {took.get(job.name, '0.3')}"]
     test_all.schedule(jobs, workers=3)
     assert all(job.rc == 0 for job in jobs)
     background = {j.name for j in jobs if j.background}
@@ -191,6 +192,12 @@ def test_lint_the_unit_tests_and_the_scan_run_niced_beside_the_workers(test_all,
     niced = {j.name: int((tmp_path / f"{j.name.replace(' ', '-')}.nice").read_text()) for j in jobs}
     assert {niced[n] for n in background} == {min(base + test_all.BACKGROUND_NICE, 19)}, niced
     assert {v for n, v in niced.items() if n not in background} == {base}, niced
+    if Path("/proc/self/autogroup").exists():  # else the nice above is what the kernel weighs
+        # Each job's session is an autogroup of its own, weighed by the group's nice, not its processes'.
+        groups = {j.name: (tmp_path / f"{j.name.replace(' ', '-')}.group").read_text().split() for j in jobs}
+        assert len({g[0] for g in groups.values()}) == len(jobs), groups
+        assert {groups[n][-1] for n in background} == {str(test_all.BACKGROUND_NICE)}, groups
+        assert {g[-1] for n, g in groups.items() if n not in background} == {"0"}, groups
     lanes = [j for j in jobs if j.background]
     assert max(sum(1 for o in lanes if o.started <= j.started < o.ended) for j in lanes) == test_all.BACKGROUND_LANES
     # While they run, the workers still run three jobs at once: the background takes none of them.
