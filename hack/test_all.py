@@ -2,12 +2,14 @@
 """`make test`: every check, offline, each job timed, all jobs even when one fails,
 then one summary line. Arguments: the Molecule scenarios.
 
-Jobs run on SHIPYARD_TEST_WORKERS workers (default 3 on this 2-core machine:
-the real-pods job waits on pods more than it computes), each as soon as the jobs
-it needs have passed: the Go builds the local cluster needs (its binaries, the
-tools its images carry) take minutes on a cold machine and need nothing, so they
-start at once, and everything that does not need them runs meanwhile; while one
-runs, at most BUILD_WORKERS jobs run (a build uses every core). The builds that
+Jobs run on SHIPYARD_TEST_WORKERS workers (default 2 on this 2-core machine,
+beside the background lanes below: once the cluster is up, the real-pods job on
+one and the other jobs one at a time on the other, so that each scenario runs
+beside the real-pods job only), each as soon as the jobs it needs have passed:
+the Go builds the local cluster needs (its binaries, the tools its images carry)
+take minutes on a cold machine and need nothing, so they start at once, and
+everything that does not need them runs meanwhile; while one runs, at most
+BUILD_WORKERS jobs run (a build uses every core). The builds that
 only some jobs need (kind, helm, cyclonus) wait for them, off the longest path.
 A light job takes no worker: the virtualenv, the Docker engine and the base
 images, short steps that wait on downloads and that the other jobs wait for, run
@@ -311,7 +313,7 @@ def sandbox_answers() -> bool:
 
 def main() -> int:
     os.chdir(ROOT)
-    workers = int(os.environ.get("SHIPYARD_TEST_WORKERS", "3"))
+    workers = int(os.environ.get("SHIPYARD_TEST_WORKERS", "2"))
     total, busy = time.monotonic(), cpu_busy()
     # Leave the machine as we found it: remove the local cluster only if this run started it.
     sandbox_was_up = sandbox_answers()
