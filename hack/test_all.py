@@ -2,23 +2,18 @@
 """`make test`: every check, offline, each job timed, all jobs even when one fails,
 then one summary line. Arguments: the Molecule scenarios.
 
-Jobs run on SHIPYARD_TEST_WORKERS workers (default 2 on this 2-core machine,
-beside the background lanes below: once the cluster is up, the real-pods job on
-one and the other jobs one at a time on the other, so that each scenario runs
-beside the real-pods job only), each as soon as the jobs it needs have passed:
-the Go builds the local cluster needs (its binaries, the tools its images carry)
-take minutes on a cold machine and need nothing, so they start at once, and
-everything that does not need them runs meanwhile; while one runs, at most
-BUILD_WORKERS jobs run (a build uses every core). The builds that
+Jobs run on SHIPYARD_TEST_WORKERS workers (default 3 on this 2-core machine:
+the real-pods job waits on pods more than it computes), each as soon as the jobs
+it needs have passed: the Go builds the local cluster needs (its binaries, the
+tools its images carry) take minutes on a cold machine and need nothing, so they
+start at once, and everything that does not need them runs meanwhile; while one
+runs, at most BUILD_WORKERS jobs run (a build uses every core). The builds that
 only some jobs need (kind, helm, cyclonus) wait for them, off the longest path.
 A light job takes no worker: the virtualenv, the Docker engine and the base
 images, short steps that wait on downloads and that the other jobs wait for, run
-beside the builds from the start. A background job takes no worker either: lint,
-the unit tests and the scan, which nothing waits for and which have no time goal
-of their own, run at nice BACKGROUND_NICE in BACKGROUND_LANES lanes beside the
-workers, on the CPU the others leave (the real-pods chain waits on pods). Each
-job's output goes to .cache/test-logs/<job>.log; a failed job's tail is printed.
-Standard library only: it runs before the virtualenv exists.
+beside the builds from the start. Each job's output goes to
+.cache/test-logs/<job>.log; a failed job's tail is printed. Standard library
+only: it runs before the virtualenv exists.
 """
 
 from __future__ import annotations
@@ -46,10 +41,6 @@ NAMED = re.compile(
 NAMED_MAX = 40
 BUILDS = ("cluster-build", "cluster-tools")  # the Go builds the local cluster needs: the longest path's
 BUILD_WORKERS = 2
-# The jobs nothing waits for run on what the others leave, so that the longest path and the scenarios
-# (each of which has a time goal) get the cores first; two lanes, so that they keep up.
-BACKGROUND_NICE = 10
-BACKGROUND_LANES = 2
 # Each job's processes carry MARK=<this run>/<job> in their environment, also those that leave the job's
 # process group (kwokctl's control planes daemonize), so that a stopped run can find and end them.
 MARK = "SHIPYARD_TEST_JOB"
@@ -63,7 +54,6 @@ class Job:
     argv: list[str]
     needs: tuple[str, ...] = ()
     light: bool = False  # takes no worker: short, mostly downloads, and the other jobs wait for it
-    background: bool = False  # takes a background lane, not a worker, and runs niced: nothing waits for it
     rc: int | None = None
     took: int = 0
     cpu: float = 0.0  # user + system seconds of the job's own processes (not of the containers it starts)
@@ -141,14 +131,14 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
             ("make up",),
         ),
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox) for s in molecule if s == "site"],
-        Job("lint", make("lint"), setup, background=True),
-        Job("unit", make("unit"), images, background=True),
+        Job("lint", make("lint"), setup),
+        Job("unit", make("unit"), images),
         Job("app-tests", make("app-test"), images),
         Job("logging-tests", make("logging-test"), images),
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s), images) for s in offline],
         # After the cluster's build, so that it does not take the cores from it; before what needs it.
         Job("more-builds", make("sandbox-build", "tools"), ("cluster-build", "cluster-tools")),
-        Job("manifest-scan", make("scan"), (*more, *images), background=True),
+        Job("manifest-scan", make("scan"), (*more, *images)),
         Job("monitoring-tests", make("monitoring-test"), ("cluster-tools", *images)),
         Job("sandbox-tests", [".venv/bin/pytest", "-q", "tests/sandbox"], sandbox),
         *[
@@ -206,39 +196,26 @@ def slots(running: list[Job], workers: int) -> int:
 
 
 def startable(pending: list[Job], running: list[Job], workers: int, by_name: dict[str, Job]) -> Job | None:
-    """The first pending job whose needs have passed and that a worker (or, for a background job, a
-    lane) is free for; a light job needs neither."""
-    free = len([j for j in running if not (j.light or j.background)]) < slots(running, workers)
-    lane = len([j for j in running if j.background]) < BACKGROUND_LANES
+    """The first pending job whose needs have passed and that a worker is free for (a light job needs none)."""
+    free = len([j for j in running if not j.light]) < slots(running, workers)
     return next(
-        (
-            j
-            for j in pending
-            if (j.light or (lane if j.background else free))
-            and all(by_name[n].rc == 0 for n in j.needs if n in by_name)
-        ),
+        (j for j in pending if (free or j.light) and all(by_name[n].rc == 0 for n in j.needs if n in by_name)),
         None,
     )
 
 
 def launch(job: Job) -> None:
-    """Start the job in a session of its own, its output to its log, its mark in its environment;
-    a background job niced, and its session's autogroup with it (its children inherit both)."""
+    """Start the job in a session of its own, its output to its log, its mark in its environment."""
     job.started = time.monotonic()
     with job.log.open("w") as log:
         job.proc = subprocess.Popen(
-            ["nice", "-n", str(BACKGROUND_NICE), *job.argv] if job.background else job.argv,
+            job.argv,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, MARK: job.mark},
         )
-    if job.background:
-        # In a session of its own the job has an autogroup of its own too, and the kernel weighs each
-        # autogroup alike whatever its processes' nice: the nice that counts is the group's.
-        with contextlib.suppress(OSError):  # a kernel without autogroups: the processes' nice is enough
-            Path(f"/proc/{job.proc.pid}/autogroup").write_text(f"{BACKGROUND_NICE}\n")
 
 
 def marked(marks: set[str]) -> list[int]:
@@ -293,7 +270,7 @@ def schedule(jobs: list[Job], workers: int) -> None:
                 report(job)
         while (ready := startable(pending, running, workers, by_name)) is not None:
             pending.remove(ready)
-            print(f"  >>  start {ready.name}" + (f" (nice {BACKGROUND_NICE})" if ready.background else ""), flush=True)
+            print(f"  >>  start {ready.name}", flush=True)
             launch(ready)
             running.append(ready)
         time.sleep(1)
@@ -313,7 +290,7 @@ def sandbox_answers() -> bool:
 
 def main() -> int:
     os.chdir(ROOT)
-    workers = int(os.environ.get("SHIPYARD_TEST_WORKERS", "2"))
+    workers = int(os.environ.get("SHIPYARD_TEST_WORKERS", "3"))
     total, busy = time.monotonic(), cpu_busy()
     # Leave the machine as we found it: remove the local cluster only if this run started it.
     sandbox_was_up = sandbox_answers()

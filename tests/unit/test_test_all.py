@@ -76,13 +76,13 @@ def test_on_a_cold_machine_the_real_pods_chain_starts_before_the_sites_scenario(
     needs the same build and used to be taken first (about 250 s later)."""
     monkeypatch.setattr(test_all, "time", _QuickTicks())  # the scheduler looks every 0.05 s, not every second
     jobs = test_all.jobs_for(["site", "hardening", "image_build"], keep_cluster=False)
-    took = {"cluster-build": "0.6", "cluster-tools": "0.2", "app-tests": "2"}  # keeps the other worker busy
+    took = {"cluster-build": "0.6", "cluster-tools": "0.2", "lint": "2"}  # lint keeps the other worker busy
     for job in jobs:
         job.argv = ["sleep", took.get(job.name, "0")]
     test_all.schedule(jobs, workers=2)
     started = [line.split("start ", 1)[1] for line in capsys.readouterr().out.splitlines() if ">>  start " in line]
     assert started[:4] == ["cluster-build", "cluster-tools", "setup", "docker-engine"]
-    assert started.index("base-images") < started.index("cluster-images") < started.index("app-tests")
+    assert started.index("base-images") < started.index("cluster-images") < started.index("lint")
     assert started.index("make up") < started.index("real-pods") < started.index("molecule site"), started
     assert all(job.rc == 0 for job in jobs)
 
@@ -109,20 +109,20 @@ def test_a_third_worker_waits_while_a_go_build_runs(test_all, capsys, monkeypatc
     so a cold run's builds (on its longest path) go as fast as they did on two workers."""
     monkeypatch.setattr(test_all, "time", _QuickTicks())
     jobs = test_all.jobs_for(["site", "hardening", "image_build"], keep_cluster=False)
-    took = {"cluster-build": "1.2", "cluster-tools": "0.3", "app-tests": "1"}
+    took = {"cluster-build": "1.2", "cluster-tools": "0.3", "lint": "1", "unit": "1", "app-tests": "1"}
     for job in jobs:
         job.argv = ["sleep", took.get(job.name, "0.1")]
     test_all.schedule(jobs, workers=3)
     by_name = {job.name: job for job in jobs}
     build, tools = by_name["cluster-build"], by_name["cluster-tools"]
-    during = [j.name for j in _heavy(jobs) if j.name not in test_all.BUILDS and j.started < build.ended]
-    assert during == ["cluster-images", "app-tests"], during  # one at a time in the one slot tools left, not two
+    during = [j.name for j in jobs if not j.light and j.name not in test_all.BUILDS and j.started < build.ended]
+    assert during == ["cluster-images", "lint"], during  # one at a time in the one slot tools left, not two
     assert by_name["cluster-images"].started >= tools.ended
-    assert by_name["app-tests"].started >= by_name["cluster-images"].ended
+    assert by_name["lint"].started >= by_name["cluster-images"].ended
     assert max(_heavy_at_once(jobs, until=build.ended)) == test_all.BUILD_WORKERS
     after = sorted((j for j in jobs if j.started >= build.ended), key=lambda j: j.started)
     assert [j.name for j in after[:2]] == ["make up", "molecule site"]  # then three at once
-    assert after[1].started < by_name["app-tests"].ended
+    assert after[1].started < by_name["lint"].ended
     assert all(job.rc == 0 for job in jobs)
 
 
@@ -171,40 +171,6 @@ def test_the_builds_only_some_jobs_need_wait_for_the_clusters_and_go_before_thos
     need_more = {job.name for job in jobs if "more-builds" in job.needs}
     assert need_more == set(users), need_more
     assert all(job.rc == 0 for job in jobs)
-
-
-def test_lint_the_unit_tests_and_the_scan_run_niced_beside_the_workers(test_all, tmp_path, monkeypatch):
-    """Nothing waits for lint, the unit tests or the scan, and none has a time goal of its own: they
-    run at nice BACKGROUND_NICE in lanes of their own, at most BACKGROUND_LANES at once, so that the
-    workers keep running the real-pods chain, the scenarios and the other tests beside them."""
-    monkeypatch.setattr(test_all, "time", _QuickTicks())
-    jobs = test_all.jobs_for(["site", "hardening", "logging", "monitoring"], keep_cluster=False)
-    took = {"lint": "1.5", "unit": "1.5", "manifest-scan": "1.5", "real-pods": "2"}
-    for job in jobs:
-        seen = tmp_path / job.name.replace(" ", "-")  # the job's nice, and its autogroup's where there are any
-        group = f"cat /proc/self/autogroup > {seen}.group; " if Path("/proc/self/autogroup").exists() else ""
-        job.argv = ["sh", "-c", f"nice > {seen}.nice; {group}sleep {took.get(job.name, '0.3')}"]
-    test_all.schedule(jobs, workers=3)
-    assert all(job.rc == 0 for job in jobs)
-    background = {j.name for j in jobs if j.background}
-    assert background == {"lint", "unit", "manifest-scan"}, background
-    base = os.nice(0)  # this test may itself run niced, as in `make test`
-    niced = {j.name: int((tmp_path / f"{j.name.replace(' ', '-')}.nice").read_text()) for j in jobs}
-    assert {niced[n] for n in background} == {min(base + test_all.BACKGROUND_NICE, 19)}, niced
-    assert {v for n, v in niced.items() if n not in background} == {base}, niced
-    if Path("/proc/self/autogroup").exists():  # else the nice above is what the kernel weighs
-        # Each job's session is an autogroup of its own, weighed by the group's nice, not its processes'.
-        groups = {j.name: (tmp_path / f"{j.name.replace(' ', '-')}.group").read_text().split() for j in jobs}
-        assert len({g[0] for g in groups.values()}) == len(jobs), groups
-        assert {groups[n][-1] for n in background} == {str(test_all.BACKGROUND_NICE)}, groups
-        assert {g[-1] for n, g in groups.items() if n not in background} == {"0"}, groups
-    lanes = [j for j in jobs if j.background]
-    assert max(sum(1 for o in lanes if o.started <= j.started < o.ended) for j in lanes) == test_all.BACKGROUND_LANES
-    # While they run, the workers still run three jobs at once: the background takes none of them.
-    unit, heavy = next(j for j in jobs if j.name == "unit"), _heavy(jobs)
-    during = [j for j in heavy if unit.started <= j.started < unit.ended]
-    at_once = [sum(1 for o in heavy if o.started <= j.started < o.ended) for j in during]
-    assert max(at_once) == 3, at_once
 
 
 def test_make_up_builds_only_what_the_clusters_run(tmp_path):
@@ -311,14 +277,9 @@ def _with_one_failing(test_all, monkeypatch, failing: str) -> tuple[set[str], di
     return {job.name for job in jobs if job.rc == 0}, {job.name: job.note for job in jobs if job.rc != 0}
 
 
-def _heavy(jobs):
-    """The jobs that take a worker: neither light nor background."""
-    return [j for j in jobs if not (j.light or j.background)]
-
-
 def _heavy_at_once(jobs, until: float) -> list[int]:
     """At each start before `until`, how many jobs that take a worker were running."""
-    heavy = _heavy(jobs)
+    heavy = [j for j in jobs if not j.light]
     return [sum(1 for o in heavy if o.started <= j.started < o.ended) for j in heavy if j.started < until]
 
 
