@@ -11,7 +11,10 @@ runs, at most BUILD_WORKERS jobs run (a build uses every core). The builds that
 only some jobs need (kind, helm, cyclonus) wait for them, off the longest path.
 A light job takes no worker: the virtualenv, the Docker engine and the base
 images, short steps that wait on downloads and that the other jobs wait for, run
-beside the builds from the start. Each job's output goes to
+beside the builds from the start. Every other job that is not on the longest
+path (the local cluster's builds and images, `make up`, real-pods) runs niced
+(SHIPYARD_TEST_NICE, default 10), its session's autogroup with it: it takes the
+cycles the longest path leaves (command()). Each job's output goes to
 .cache/test-logs/<job>.log; a failed job's tail is printed. Standard library
 only: it runs before the virtualenv exists.
 """
@@ -46,6 +49,9 @@ BUILD_WORKERS = 2
 MARK = "SHIPYARD_TEST_JOB"
 RUN = f"{os.getpid()}.{time.time_ns()}"
 STOP_GRACE = 10.0  # seconds a stopped job's processes get to end on SIGTERM before SIGKILL
+# How much the jobs off the longest path yield to those on it (the local cluster's builds, `make up`,
+# real-pods: a run is never shorter than they are): their nice, 0 for none.
+YIELD_NICE = int(os.environ.get("SHIPYARD_TEST_NICE", "10"))
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Job:
     argv: list[str]
     needs: tuple[str, ...] = ()
     light: bool = False  # takes no worker: short, mostly downloads, and the other jobs wait for it
+    longest: bool = False  # on the longest path: keeps the machine's priority, the other jobs yield to it
     rc: int | None = None
     took: int = 0
     cpu: float = 0.0  # user + system seconds of the job's own processes (not of the containers it starts)
@@ -91,20 +98,20 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
     offline = [s for s in molecule if s in ("container_runtime", "image_build")]  # need no Go binary
     with_tools = ("kind_cluster", "k8s_tools", "remote")  # need kind and helm
     return [
-        Job("cluster-build", make("cluster-build")),
-        Job("cluster-tools", make("cluster-tools")),
+        Job("cluster-build", make("cluster-build"), longest=True),
+        Job("cluster-tools", make("cluster-tools"), longest=True),
         Job("setup", make("setup"), light=True),
         Job("docker-engine", make("docker"), light=True),
         Job("base-images", make("images"), ("docker-engine",), light=True),
         # The node's and the stand-ins' images need the tools' build, not the control
         # plane's: on a cold machine they are built beside it, off the longest path.
-        Job("cluster-images", make("cluster-images"), ("cluster-tools", "base-images")),
+        Job("cluster-images", make("cluster-images"), ("cluster-tools", "base-images"), longest=True),
         # The local cluster with its real node: the site converged by `make up`,
         # then proven on running containers, then two tenants converged beside it
         # (make tenants-test); a chain of two jobs and the longest path, so it
         # starts first: on a cold machine the worker that finishes the last Go
         # build takes it, and the real-pods job goes ahead of the site's scenario.
-        Job("make up", make("up"), ("setup", "cluster-build", "cluster-images")),
+        Job("make up", make("up"), ("setup", "cluster-build", "cluster-images"), longest=True),
         Job(
             "real-pods",
             [
@@ -129,6 +136,7 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
                 "echo \"$out\" | grep -q 'nothing to remove' || rc=1; exit $rc",
             ],
             ("make up",),
+            longest=True,
         ),
         *[Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox) for s in molecule if s == "site"],
         Job("lint", make("lint"), setup),
@@ -204,12 +212,25 @@ def startable(pending: list[Job], running: list[Job], workers: int, by_name: dic
     )
 
 
+def command(job: Job) -> list[str]:
+    """The job's command; off the longest path, niced first (YIELD_NICE), its session's autogroup with it.
+
+    Each job runs in a session of its own, and with autogroups (kernel.sched_autogroup_enabled) the kernel
+    weighs each session's group alike whatever its processes' nice: the nice that counts is the group's,
+    written by the job's own first process before its command runs. Without autogroups the processes'
+    nice does it. The kernel still gives a niced job every cycle the longest path leaves unused."""
+    if job.longest or job.light or YIELD_NICE == 0:
+        return job.argv
+    first = f'{{ echo {YIELD_NICE} >/proc/self/autogroup; }} 2>/dev/null; exec nice -n {YIELD_NICE} "$@"'
+    return ["sh", "-c", first, "sh", *job.argv]
+
+
 def launch(job: Job) -> None:
     """Start the job in a session of its own, its output to its log, its mark in its environment."""
     job.started = time.monotonic()
     with job.log.open("w") as log:
         job.proc = subprocess.Popen(
-            job.argv,
+            command(job),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -171,6 +172,38 @@ def test_the_builds_only_some_jobs_need_wait_for_the_clusters_and_go_before_thos
     need_more = {job.name for job in jobs if "more-builds" in job.needs}
     assert need_more == set(users), need_more
     assert all(job.rc == 0 for job in jobs)
+
+
+def test_the_jobs_off_the_longest_path_yield_to_it(test_all, monkeypatch):
+    """A run is never shorter than its longest path (the local cluster's builds and images, `make up`,
+    real-pods), so every other job that takes a worker runs niced, and so does its session's autogroup:
+    with autogroups the kernel weighs each session's group alike whatever its processes' nice. Each job
+    prints what it runs with, as its own command."""
+    monkeypatch.setattr(test_all, "time", _QuickTicks())
+    jobs = test_all.jobs_for(["site", "image_build"], keep_cluster=False)
+    for job in jobs:
+        job.argv = ["sh", "-c", "cat /proc/self/autogroup 2>/dev/null; nice"]  # "/autogroup-N nice K", the nice
+    test_all.schedule(jobs, workers=3)
+    assert all(job.rc == 0 for job in jobs)
+    autogroups = Path("/proc/self/autogroup").is_file()
+    base, niced = os.nice(0), min(19, os.nice(0) + test_all.YIELD_NICE)
+    seen = {}
+    for job in jobs:
+        out = job.log.read_text()
+        group = re.search(r"/autogroup-\d+ nice (-?\d+)", out)
+        assert bool(group) == autogroups, out
+        seen[job.name] = (int(group[1]) if group else None, int(out.split()[-1]))
+    first = {"cluster-build", "cluster-tools", "cluster-images", "make up", "real-pods"}
+    light = {"setup", "docker-engine", "base-images"}
+    assert {job.name for job in jobs if job.longest} == first
+    assert test_all.YIELD_NICE > 0
+    for name, (group, nice) in seen.items():
+        if name in first | light:
+            assert (group, nice) == (0 if autogroups else None, base), (name, seen[name])
+        else:
+            assert (group, nice) == (test_all.YIELD_NICE if autogroups else None, niced), (name, seen[name])
+    monkeypatch.setattr(test_all, "YIELD_NICE", 0)
+    assert [test_all.command(job) for job in jobs] == [job.argv for job in jobs]
 
 
 def test_make_up_builds_only_what_the_clusters_run(tmp_path):
