@@ -180,6 +180,7 @@ def test_the_jobs_off_the_longest_path_yield_to_it(test_all, monkeypatch):
     with autogroups the kernel weighs each session's group alike whatever its processes' nice. Each job
     prints what it runs with, as its own command."""
     monkeypatch.setattr(test_all, "time", _QuickTicks())
+    monkeypatch.setattr(test_all, "YIELD_NICE", 7)  # whatever SHIPYARD_TEST_NICE the caller runs with
     jobs = test_all.jobs_for(["site", "image_build"], keep_cluster=False)
     for job in jobs:
         job.argv = ["sh", "-c", "cat /proc/self/autogroup 2>/dev/null; nice"]  # "/autogroup-N nice K", the nice
@@ -196,7 +197,6 @@ def test_the_jobs_off_the_longest_path_yield_to_it(test_all, monkeypatch):
     first = {"cluster-build", "cluster-tools", "cluster-images", "make up", "real-pods"}
     light = {"setup", "docker-engine", "base-images"}
     assert {job.name for job in jobs if job.longest} == first
-    assert test_all.YIELD_NICE > 0
     for name, (group, nice) in seen.items():
         if name in first | light:
             assert (group, nice) == (0 if autogroups else None, base), (name, seen[name])
