@@ -128,11 +128,21 @@ app-run: setup ## Serve the app with its real server on 127.0.0.1:$(PORT)
 bench-app: setup ## Throughput and p99 with metrics on vs off (wrk on loopback)
 	python hack/bench_app.py $(ARGS)
 
+# The scenario targets refuse a missing or unknown SCENARIO, naming the choices.
+define scenario_given
+@test -n "$(SCENARIO)" || { echo "SCENARIO is required; one of: $(SCENARIOS)" >&2; exit 2; }
+@test -f molecule/$(SCENARIO)/molecule.yml || { echo "no scenario '$(SCENARIO)'; one of: $(SCENARIOS)" >&2; exit 2; }
+endef
+
 .PHONY: molecule
 molecule: setup ## Run one Molecule scenario: make molecule SCENARIO=<role>
-	@test -n "$(SCENARIO)" || { echo "SCENARIO is required; one of: $(SCENARIOS)" >&2; exit 2; }
-	@test -f molecule/$(SCENARIO)/molecule.yml || { echo "no scenario '$(SCENARIO)'; one of: $(SCENARIOS)" >&2; exit 2; }
+	$(scenario_given)
 	molecule test -s $(SCENARIO)
+
+.PHONY: molecule-destroy
+molecule-destroy: setup ## Remove what a Molecule scenario made (hosts, its cluster): make molecule-destroy SCENARIO=<role>
+	$(scenario_given)
+	molecule destroy -s $(SCENARIO)
 
 .PHONY: test
 test: ## Everything, offline: lint, unit, sandbox, every Molecule scenario, end-to-end

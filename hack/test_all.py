@@ -15,7 +15,9 @@ beside the builds from the start. Every other job that is not on the longest
 path (the local cluster's builds and images, `make up`, real-pods) runs niced
 (SHIPYARD_TEST_NICE, default 10), its session's autogroup with it: it takes the
 cycles the longest path leaves (command()). Each job's output goes to
-.cache/test-logs/<job>.log; a failed job's tail is printed. Standard library
+.cache/test-logs/<job>.log; a failed job's tail is printed. A stopped run
+(Ctrl-C, SIGTERM) ends every process of its running jobs, then removes what
+the stopped scenarios made (their destroy: stop_run()). Standard library
 only: it runs before the virtualenv exists.
 """
 
@@ -49,9 +51,20 @@ BUILD_WORKERS = 2
 MARK = "SHIPYARD_TEST_JOB"
 RUN = f"{os.getpid()}.{time.time_ns()}"
 STOP_GRACE = 10.0  # seconds a stopped job's processes get to end on SIGTERM before SIGKILL
+UNDO_TIMEOUT = 180.0  # seconds a stopped job's undo (a scenario's destroy) gets before it is given up
+
+
+def setting(name: str, default: int, low: int, high: int) -> int:
+    """A whole number from the environment, or the run ends naming the variable and the rule."""
+    value = os.environ.get(name, "").strip() or str(default)
+    if not re.fullmatch(r"[0-9]+", value) or not low <= int(value) <= high:
+        raise SystemExit(f"test_all: {name} must be a whole number from {low} to {high}, not {value!r}")
+    return int(value)
+
+
 # How much the jobs off the longest path yield to those on it (the local cluster's builds, `make up`,
 # real-pods: a run is never shorter than they are): their nice, 0 for none.
-YIELD_NICE = int(os.environ.get("SHIPYARD_TEST_NICE", "10"))
+YIELD_NICE = setting("SHIPYARD_TEST_NICE", 10, 0, 19)
 
 
 @dataclass
@@ -61,6 +74,7 @@ class Job:
     needs: tuple[str, ...] = ()
     light: bool = False  # takes no worker: short, mostly downloads, and the other jobs wait for it
     longest: bool = False  # on the longest path: keeps the machine's priority, the other jobs yield to it
+    undo: list[str] | None = None  # run when the job is stopped mid-way: removes what it leaves (containers)
     rc: int | None = None
     took: int = 0
     cpu: float = 0.0  # user + system seconds of the job's own processes (not of the containers it starts)
@@ -80,6 +94,11 @@ class Job:
 
 def make(*targets: str, **variables: str) -> list[str]:
     return ["make", "--no-print-directory", *targets, *(f"{k}={v}" for k, v in variables.items())]
+
+
+def scenario(name: str, needs: tuple[str, ...]) -> Job:
+    """A Molecule scenario's job; stopped mid-way, its destroy removes the hosts and the cluster it made."""
+    return Job(f"molecule {name}", make("molecule", SCENARIO=name), needs, undo=make("molecule-destroy", SCENARIO=name))
 
 
 def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
@@ -138,19 +157,19 @@ def jobs_for(scenarios: list[str], keep_cluster: bool) -> list[Job]:
             ("make up",),
             longest=True,
         ),
-        *[Job(f"molecule {s}", make("molecule", SCENARIO=s), sandbox) for s in molecule if s == "site"],
+        *[scenario(s, sandbox) for s in molecule if s == "site"],
         Job("lint", make("lint"), setup),
         Job("unit", make("unit"), images),
         Job("app-tests", make("app-test"), images),
         Job("logging-tests", make("logging-test"), images),
-        *[Job(f"molecule {s}", make("molecule", SCENARIO=s), images) for s in offline],
+        *[scenario(s, images) for s in offline],
         # After the cluster's build, so that it does not take the cores from it; before what needs it.
         Job("more-builds", make("sandbox-build", "tools"), ("cluster-build", "cluster-tools")),
         Job("manifest-scan", make("scan"), (*more, *images)),
         Job("monitoring-tests", make("monitoring-test"), ("cluster-tools", *images)),
         Job("sandbox-tests", [".venv/bin/pytest", "-q", "tests/sandbox"], sandbox),
         *[
-            Job(f"molecule {s}", make("molecule", SCENARIO=s), (*sandbox, *more) if s in with_tools else sandbox)
+            scenario(s, (*sandbox, *more) if s in with_tools else sandbox)
             for s in molecule
             if s != "site" and s not in offline
         ],
@@ -279,6 +298,47 @@ def stop_jobs(jobs: list[Job], grace: float = STOP_GRACE) -> list[int]:
     return left
 
 
+def undo_stopped(stopped: list[Job], timeout: float = UNDO_TIMEOUT) -> list[str]:
+    """Run the undo of each stopped job that has one, all at once, each in a session of its own (a second
+    Ctrl-C ends this run, not them), its output added to the job's log. Returns the names of those whose
+    undo failed or did not end in time (it is then killed)."""
+    undoing = []
+    for job in (j for j in stopped if j.undo):
+        with job.log.open("a") as log:
+            log.write(f"\n==> stopped; removing what it made: {' '.join(job.undo)}\n")
+            log.flush()
+            undoing.append((job, subprocess.Popen(job.undo, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                                  start_new_session=True)))  # fmt: skip
+    deadline, failed = time.monotonic() + timeout, []
+    for job, proc in undoing:
+        try:
+            rc = proc.wait(timeout=max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:  # given up: it ends here, not after this run
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            rc = proc.wait()
+        if rc != 0:
+            failed.append(job.name)
+    return failed
+
+
+def stop_run(jobs: list[Job]) -> None:
+    """A stopped run (SIGINT, SIGTERM): every running job ends, then what the stopped ones made is removed."""
+    stopped = [job for job in jobs if job.proc is not None and job.proc.poll() is None]
+    killed = stop_jobs(jobs)
+    if killed:
+        print(f"==> stopped; {len(killed)} processes did not end on SIGTERM and were killed", flush=True)
+    for job in stopped:  # each undo starts once its job's own process has ended
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            job.proc.wait(timeout=STOP_GRACE)
+    undone = [job.name for job in stopped if job.undo]
+    if undone:
+        print(f"==> stopped; removing what {', '.join(undone)} made (Ctrl-C again to leave it)", flush=True)
+        failed = undo_stopped(stopped)
+        for name in failed:
+            print(f"==> {name}: not all removed; see its log", flush=True)
+
+
 def schedule(jobs: list[Job], workers: int) -> None:
     pending, running = list(jobs), []
     by_name = {j.name: j for j in jobs}
@@ -311,16 +371,16 @@ def sandbox_answers() -> bool:
 
 def main() -> int:
     os.chdir(ROOT)
-    workers = int(os.environ.get("SHIPYARD_TEST_WORKERS", "3"))
+    workers = setting("SHIPYARD_TEST_WORKERS", 3, 1, 64)
     total, busy = time.monotonic(), cpu_busy()
     # Leave the machine as we found it: remove the local cluster only if this run started it.
     sandbox_was_up = sandbox_answers()
     jobs = jobs_for(sys.argv[1:], keep_cluster=sandbox_was_up)
 
     def stop(*_: object) -> None:
-        killed = stop_jobs(jobs)
-        if killed:
-            print(f"==> stopped; {len(killed)} processes did not end on SIGTERM and were killed", flush=True)
+        for number in (signal.SIGINT, signal.SIGTERM):  # a second one ends this run at once
+            signal.signal(number, signal.SIG_DFL)
+        stop_run(jobs)
         raise SystemExit(130)
 
     signal.signal(signal.SIGTERM, stop)

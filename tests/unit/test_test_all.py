@@ -187,7 +187,8 @@ def test_the_jobs_off_the_longest_path_yield_to_it(test_all, monkeypatch):
     test_all.schedule(jobs, workers=3)
     assert all(job.rc == 0 for job in jobs)
     autogroups = Path("/proc/self/autogroup").is_file()
-    base, niced = os.nice(0), min(19, os.nice(0) + test_all.YIELD_NICE)
+    base = os.nice(0)
+    niced = min(19, base + test_all.YIELD_NICE)
     seen = {}
     for job in jobs:
         out = job.log.read_text()
@@ -322,3 +323,70 @@ class _QuickTicks:
     @staticmethod
     def sleep(_seconds: float) -> None:
         time.sleep(0.05)
+
+
+def test_a_stopped_scenario_is_destroyed_and_a_finished_or_unstarted_one_is_not(test_all, tmp_path, capsys):
+    """A `make test` stopped while Molecule's scenarios run used to leave their Docker hosts running (the
+    systemd hosts with their own dockerd): the scenario's destroy never came. Now each job stopped mid-way
+    runs its undo once it has ended; a job that ended or never started is left as it is."""
+    undo = ["sh", "-c", 'echo "removed by $0" && : > "$0"']
+    finished = test_all.Job("molecule image_build", ["true"], undo=[*undo, str(tmp_path / "finished")])
+    stopped = test_all.Job("molecule hardening", ["sleep", "60"], undo=[*undo, str(tmp_path / "stopped")])
+    unstarted = test_all.Job("molecule remote", ["true"], undo=[*undo, str(tmp_path / "unstarted")])
+    test_all.launch(finished)
+    assert finished.proc.wait(timeout=10) == 0
+    test_all.launch(stopped)
+    test_all.stop_run([finished, stopped, unstarted])
+    assert stopped.proc.returncode == -signal.SIGTERM
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["stopped"]
+    log = stopped.log.read_text()
+    assert "==> stopped; removing what it made: sh -c" in log and f"removed by {tmp_path / 'stopped'}" in log, log
+    out = capsys.readouterr().out
+    assert "removing what molecule hardening made" in out and "not all removed" not in out, out
+
+
+def test_an_undo_that_fails_or_hangs_is_named(test_all, tmp_path):
+    jobs = [
+        test_all.Job("molecule logging", ["sleep", "60"], undo=["sh", "-c", "exit 3"]),
+        test_all.Job("molecule monitoring", ["sleep", "60"], undo=["sleep", "60"]),
+        test_all.Job("molecule site", ["sleep", "60"], undo=["true"]),
+    ]
+    for job in jobs:
+        test_all.launch(job)
+    test_all.stop_jobs(jobs)
+    assert [job.proc.wait(timeout=5) for job in jobs] == [-signal.SIGTERM] * 3
+    started = time.monotonic()
+    assert test_all.undo_stopped(jobs, timeout=1.0) == ["molecule logging", "molecule monitoring"]
+    assert time.monotonic() - started < 5
+    assert "removing what it made: sleep 60" in jobs[1].log.read_text()
+
+
+def test_each_scenario_is_undone_by_its_destroy_and_no_other_job_is(test_all):
+    jobs = test_all.jobs_for(["site", "hardening", "remote", "image_build"], keep_cluster=False)
+    undos = {job.name: job.undo for job in jobs if job.undo}
+    assert undos == {
+        f"molecule {s}": ["make", "--no-print-directory", "molecule-destroy", f"SCENARIO={s}"]
+        for s in ("site", "hardening", "remote", "image_build")
+    }
+    dry = subprocess.run(["make", "-n", "molecule-destroy", "SCENARIO=remote"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert dry.splitlines()[-1] == "molecule destroy -s remote", dry
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "rule"),
+    [
+        ("SHIPYARD_TEST_NICE", "ten", "from 0 to 19"),
+        ("SHIPYARD_TEST_NICE", "20", "from 0 to 19"),
+        ("SHIPYARD_TEST_WORKERS", "0", "from 1 to 64"),
+        ("SHIPYARD_TEST_WORKERS", "2.5", "from 1 to 64"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_it_before_any_job_starts(name, value, rule):
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "hack" / "test_all.py"), "no_such_scenario"],
+        env={**os.environ, name: value}, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1, run
+    assert run.stderr.strip() == f"test_all: {name} must be a whole number {rule}, not {value!r}", run.stderr
+    assert run.stdout == "", run.stdout
