@@ -5,11 +5,12 @@ of a supported version (3.11 to 3.13) that can create a virtualenv (ensurepip) a
 timed on the same small pure-Python workload, CPU time of the process, the best of
 three, and the quickest wins; the first on PATH stays unless another is more than
 5 % quicker. Builds of one version differ by about a third: pyenv's default build
-(no profile-guided optimization, a shared libpython) ran `ansible-playbook
---list-tasks` on the site with 28 % more CPU time than Debian's python3.11 on this
-machine. The choice is cached per set of candidates (each one's path, the file it
-is, its size and mtime: nothing runs), so only the first setup, or the first after
-an interpreter came, went or was upgraded, pays the probe (about a second).
+(configured without profile-guided optimization, with a shared libpython) ran
+`ansible-playbook --list-tasks` on the site with 41 % more CPU time than Debian's
+python3.11 on this machine (1.33 against 0.94 s). The choice is cached per set of
+candidates (each one's path, the file it is, its size and mtime: nothing runs), so
+only the first setup, or the first after an interpreter came, went or was upgraded,
+pays the probe (about a second).
 
 Usage: pick_python.py CACHE_DIR. Exit 1, with the reasons on stderr, when no
 candidate will do. The report of a probe goes to stderr; the path to stdout.
