@@ -110,7 +110,7 @@ def identify(candidates: list[str]) -> tuple[list[dict], list[str]]:
         elif not info["ensurepip"]:
             refused.append(f"{exe}: cannot create a virtualenv (no ensurepip: Debian's python3-venv)")
         else:
-            usable.setdefault(info["executable"], {**info, "found": exe})
+            usable.setdefault(info["executable"], info)
     return list(usable.values()), refused
 
 

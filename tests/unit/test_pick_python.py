@@ -101,8 +101,8 @@ def test_a_probe_reports_every_candidate_and_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     two = [
-        {"executable": "/opt/slow/python3.11", "vv": "3.11.7 (main)", "found": "a"},
-        {"executable": "/usr/bin/python3.11", "vv": "3.11.2 (main)", "found": "b"},
+        {"executable": "/opt/slow/python3.11", "vv": "3.11.7 (main)"},
+        {"executable": "/usr/bin/python3.11", "vv": "3.11.2 (main)"},
     ]
     monkeypatch.setattr(pick_python, "identify", lambda candidates: (two, []))
     timed = {"/opt/slow/python3.11": 0.067, "/usr/bin/python3.11": 0.038}
