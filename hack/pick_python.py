@@ -96,9 +96,10 @@ def identify(candidates: list[str]) -> tuple[list[dict], list[str]]:
     refused = []
     ran = set()
     for exe in candidates:
-        if os.path.realpath(exe) in ran:  # /bin/python3 and /usr/bin/python3.11 are one file
+        real = os.path.realpath(exe)
+        if real in ran:  # /bin/python3 and /usr/bin/python3.11 are one file
             continue
-        ran.add(os.path.realpath(exe))
+        ran.add(real)
         out = run(exe, IDENTIFY)
         if out is None:
             refused.append(f"{exe}: does not run")

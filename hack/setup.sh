@@ -13,9 +13,10 @@ if [ -z "${PYTHON:-}" ]; then
   runner=$(command -v python3 || command -v python3.13 || command -v python3.12 || command -v python3.11 || true)
   [ -n "$runner" ] || { echo "[setup] ERROR: python3 (3.11 to 3.13) is required" >&2; exit 1; }
   PYTHON=$("$runner" hack/pick_python.py "$CACHE") || exit 1
+else  # the picker takes only supported versions; one given is checked here
+  "$PYTHON" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] <= (3, 13)))' ||
+    { echo "[setup] ERROR: $PYTHON is $("$PYTHON" -V); ansible-core 2.19 needs Python 3.11 to 3.13 (set PYTHON=...)" >&2; exit 1; }
 fi
-"$PYTHON" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] <= (3, 13)))' ||
-  { echo "[setup] ERROR: $PYTHON is $("$PYTHON" -V); ansible-core 2.19 needs Python 3.11 to 3.13 (set PYTHON=...)" >&2; exit 1; }
 
 key=$({ "$PYTHON" -VV; cat requirements-dev.txt constraints-dev.txt app/requirements.txt; } | sha256sum | cut -c1-16)
 venv=$CACHE/venv/$key

@@ -123,8 +123,8 @@ def test_the_project_virtualenv_is_built_on_the_chosen_interpreter() -> None:
     """What setup.sh did for this checkout, checked against the choice the script makes now."""
     if os.environ.get("PYTHON"):
         pytest.skip("PYTHON is set: setup.sh took it without a choice")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shipyard"
-    done = subprocess.run([BASE, str(ROOT / "hack/pick_python.py"), os.environ.get("SHIPYARD_CACHE") or str(cache)],
-                          capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+    cache = Path(os.path.realpath(ROOT / ".venv")).parents[1]  # setup.sh links .venv to <cache>/venv/<key>
+    done = subprocess.run([BASE, str(ROOT / "hack/pick_python.py"), str(cache)], capture_output=True, text=True,
+                          check=False, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert os.path.realpath(done.stdout.strip()) == BASE
