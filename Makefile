@@ -108,9 +108,8 @@ real-pods-test: setup ## On the local cluster after `make up`: the site proven o
 	pytest -q --durations=25 tests/cluster
 
 .PHONY: tenants-test
-tenants-test: setup ## On the local cluster: converge inventories/tenants (two tenants) beside it, then prove their isolation on running containers
-	$(MAKE) --no-print-directory up ENV=tenants
-	pytest -q --durations=15 tests/tenants
+tenants-test: setup cluster-build images ## On a local cluster of its own (beside `make up`'s): converge inventories/tenants (two tenants), prove their isolation on running containers, tear down, remove it
+	@hack/tenants_test.sh
 
 .PHONY: scan
 scan: setup tools ## Render every inventory's manifests: checkov (reviewed exceptions only) and the NetworkPolicy reachability matrix

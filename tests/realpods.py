@@ -24,10 +24,20 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-STATE = ROOT / ".sandbox"
+# Which local cluster (hack/cluster/up.sh --name, --dir): `make up`'s, or one a test job started beside it
+# (make tenants-test: SHIPYARD_TEST_CLUSTER and SHIPYARD_TEST_CLUSTER_DIR).
+CLUSTER = os.environ.get("SHIPYARD_TEST_CLUSTER") or "shipyard"
+STATE = Path(os.environ.get("SHIPYARD_TEST_CLUSTER_DIR") or ROOT / ".sandbox")
 KUBECONFIG = STATE / "kubeconfig"
 KUBECTL = STATE / "bin" / "kubectl"
-NODE_CONTAINER = "shipyard-node"
+NODE_CONTAINER = f"{CLUSTER}-node"  # the container and the real node's name
+# What points the site at another cluster than its inventory's: its kubeconfig, context and node.
+_TARGET_VARS = {
+    "shipyard_kubeconfig": str(KUBECONFIG),
+    "shipyard_kube_context": f"local-{CLUSTER}",
+    "image_build_node_containers": [NODE_CONTAINER],
+}
+TARGET: list[str] = [] if CLUSTER == "shipyard" else ["-e", json.dumps(_TARGET_VARS)]
 PROBE_IMAGE = "localhost/shipyard/debian:bookworm"
 APP_NAMESPACE = "shipyard"
 MONITORING_NAMESPACE = "shipyard-monitoring"
@@ -68,7 +78,7 @@ def ansible_playbook(*args: str, timeout: int = 600, env: dict[str, str] | None 
     """Run ansible-playbook on the default inventory; output in .stdout (stderr folded in).
     `env`: variables added to its environment (the way a user hands over secrets)."""
     return subprocess.run(
-        ["ansible-playbook", "-i", "inventories/sandbox", *args],
+        ["ansible-playbook", "-i", "inventories/sandbox", *TARGET, *args],
         cwd=ROOT, env={**ANSIBLE_ENV, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         timeout=timeout, check=False,
     )  # fmt: skip

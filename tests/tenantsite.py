@@ -6,7 +6,7 @@ import json
 import re
 import subprocess
 
-from realpods import ANSIBLE_ENV, ROOT, kubectl_json
+from realpods import ANSIBLE_ENV, ROOT, TARGET, kubectl_json
 
 TENANTS = ["tenant-a", "tenant-b"]
 INVENTORY = "inventories/tenants"
@@ -15,7 +15,7 @@ RECAP = re.compile(r"^(?P<host>\S+)\s+: ok=\d+\s+changed=(?P<changed>\d+)\s+unre
 
 def site(inventory: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["ansible-playbook", "-i", inventory, "playbooks/site.yml", *args],
+        ["ansible-playbook", "-i", inventory, "playbooks/site.yml", *TARGET, *args],
         cwd=ROOT, env=ANSIBLE_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
         check=False,
     )  # fmt: skip

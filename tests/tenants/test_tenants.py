@@ -1,4 +1,5 @@
-"""Two tenants on the local cluster's real node, after `make up ENV=tenants` (inventories/tenants).
+"""Two tenants on the local cluster's real node, after `make up ENV=tenants` (inventories/tenants); `make
+tenants-test` runs them on a cluster of its own (hack/tenants_test.sh).
 
 Real containers: each tenant's app, PostgreSQL and nginx frontend run on the
 real node; the isolation is tried from probe pods carrying a tenant's
@@ -17,7 +18,20 @@ from pathlib import Path
 import pytest
 import yaml
 from netpol_flows import Flow, tenant_flows
-from realpods import ANSIBLE_ENV, KUBECONFIG, PROBE_IMAGE, ROOT, Probes, kubectl, kubectl_json, load_image, wait_for
+from realpods import (
+    ANSIBLE_ENV,
+    KUBECONFIG,
+    KUBECTL,
+    NODE_CONTAINER,
+    PROBE_IMAGE,
+    ROOT,
+    TARGET,
+    Probes,
+    kubectl,
+    kubectl_json,
+    load_image,
+    wait_for,
+)
 from tenantsite import INVENTORY, TENANTS, site
 
 
@@ -44,7 +58,7 @@ def test_each_tenant_runs_its_own_app_database_and_frontend(cluster: Path) -> No
         for pod in pods:
             if pod["status"]["phase"] == "Running":
                 # Real containers from containerd on the real node, not the simulated one.
-                assert pod["spec"]["nodeName"] == "shipyard-node", pod["metadata"]["name"]
+                assert pod["spec"]["nodeName"] == NODE_CONTAINER, pod["metadata"]["name"]
                 assert pod["status"]["containerStatuses"][0]["containerID"].startswith("containerd://")
         # Its own quota, limits, autoscaler, deployer and ingress host.
         assert kubectl_json("-n", tenant, "get", "resourcequota", "shipyard")["spec"]["hard"]["pods"] == "40"
@@ -194,14 +208,14 @@ def test_each_tenants_deployer_is_confined_to_its_namespace(cluster: Path, tmp_p
     # A real request with the deployer's token, handed out as CI gets it.
     out = tmp_path / "deployer-a.kubeconfig"
     run = subprocess.run(
-        ["ansible-playbook", "-i", INVENTORY, "playbooks/deployer-kubeconfig.yml", "--limit", "tenant-a",
+        ["ansible-playbook", "-i", INVENTORY, "playbooks/deployer-kubeconfig.yml", *TARGET, "--limit", "tenant-a",
          "-e", f"out={out}"],
         cwd=ROOT, env=ANSIBLE_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-2000:]
     token = yaml.safe_load(out.read_text())["users"][0]["user"]["token"]
     assert token not in run.stdout  # never printed
-    kubectl_bin = str(ROOT / ".sandbox/bin/kubectl")
+    kubectl_bin = str(KUBECTL)
     mine = subprocess.run([kubectl_bin, "--kubeconfig", str(out), "-n", "tenant-a", "get", "deployments", "-o", "name"],
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert mine.returncode == 0 and "deployment.apps/shipyard-app" in mine.stdout, mine.stderr

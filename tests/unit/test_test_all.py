@@ -258,7 +258,8 @@ def test_a_failed_setup_stops_every_job_but_the_builds(test_all, monkeypatch):
     ran, notes = _with_one_failing(test_all, monkeypatch, "setup")
     builds = {"cluster-build", "cluster-tools", "more-builds"}
     assert ran == {*builds, "docker-engine", "base-images", "cluster-images"}, ran
-    assert notes.pop("setup") == "" and notes.pop("real-pods") == "not run: make up failed"
+    assert notes.pop("setup") == ""
+    assert notes.pop("real-pods") == notes.pop("tenants") == "not run: make up failed"
     assert set(notes.values()) == {"not run: setup failed"}, notes
 
 
@@ -361,12 +362,17 @@ def test_an_undo_that_fails_or_hangs_is_named(test_all, tmp_path):
     assert "removing what it made: sleep 60" in jobs[1].log.read_text()
 
 
-def test_each_scenario_is_undone_by_its_destroy_and_no_other_job_is(test_all):
+def test_each_scenario_and_the_tenants_cluster_are_undone_by_their_removal_and_no_other_job_is(test_all):
+    """The tenants' job starts a cluster of its own: stopped, its removal runs (the default cluster is
+    `make test`'s to keep or remove, as it found it)."""
     jobs = test_all.jobs_for(["site", "hardening", "remote", "image_build"], keep_cluster=False)
     undos = {job.name: job.undo for job in jobs if job.undo}
     assert undos == {
-        f"molecule {s}": ["make", "--no-print-directory", "molecule-destroy", f"SCENARIO={s}"]
-        for s in ("site", "hardening", "remote", "image_build")
+        "tenants": ["hack/tenants_test.sh", "remove"],
+        **{
+            f"molecule {s}": ["make", "--no-print-directory", "molecule-destroy", f"SCENARIO={s}"]
+            for s in ("site", "hardening", "remote", "image_build")
+        },
     }
     # --no-print-directory: under `make unit` this make is a sub-make, which names its directory last.
     dry = subprocess.run(["make", "-n", "--no-print-directory", "molecule-destroy", "SCENARIO=remote"], cwd=ROOT,
