@@ -23,6 +23,11 @@ description:
   - A run that ends before a helper's interpreter is up waits for it, at most O(timeout), since a Mitogen
     multiplexer told to exit while it starts an interpreter may never exit. The helper's imports are not
     waited for.
+  - A play that needs no such import names its own with the variable C(shipyard_warm_connection_imports)
+    (a list of module names, V([]) for none), which wins over O(imports) for the hosts whose first task is
+    in that play. C(playbooks/render.yml), which talks to no cluster, imports nothing, so that a render, or
+    a run that its input checks refuse, does not pay for the Kubernetes client. A value that is not such a
+    list warms nothing and says why at C(-vvv).
   - Only a host with a local connection, an interpreter named in C(ansible_python_interpreter) (not
     discovered), no C(become) and no C(mitogen_via) is warmed; for any other, and without a Mitogen
     strategy, nothing changes. An interpreter that cannot import a module in O(imports) only loses the
@@ -80,6 +85,7 @@ display = Display()
 
 LOCAL = frozenset({"local", "ansible.builtin.local", "mitogen_local"})
 MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+PLAY_IMPORTS = "shipyard_warm_connection_imports"
 
 
 def local_stack(task, task_vars, play_context, loader):
@@ -99,6 +105,17 @@ def local_stack(task, task_vars, play_context, loader):
     if not isinstance(interpreter, str) or not interpreter or interpreter.startswith("auto"):
         return "its interpreter is discovered, not named"
     return [{"method": "local", "kwargs": {"python_path": [str(arg) for arg in shlex_split(interpreter)]}}]
+
+
+def play_imports(task_vars, default):
+    """The imports for the host: its play's shipyard_warm_connection_imports if set, else default; or a
+    string that says why the value is not a list of module names."""
+    if PLAY_IMPORTS not in task_vars:
+        return default
+    value = task_vars[PLAY_IMPORTS]
+    if not isinstance(value, list) or not all(isinstance(name, str) and MODULE_NAME.match(name) for name in value):
+        return f"{PLAY_IMPORTS} is not a list of module names: {value!r}"
+    return [str(name) for name in value]
 
 
 def _warm_in_child(path, stack, imports, answered):
@@ -248,7 +265,8 @@ class CallbackModule(CallbackBase):
             model = ansible_mitogen.process.get_worker_model()
         except Exception:  # not a Mitogen strategy: nothing to warm
             return None
-        stack = local_stack(task, task_vars, play_context, strategy._loader)
+        imports = play_imports(task_vars, self._imports)
+        stack = imports if isinstance(imports, str) else local_stack(task, task_vars, play_context, strategy._loader)
         if isinstance(stack, str):
             display.vvv(f"{self.CALLBACK_NAME}: {host.name} not warmed: {stack}")
             return None
@@ -256,5 +274,5 @@ class CallbackModule(CallbackBase):
         key = (path, key_from_dict(via=None, **stack[0]))
         if key not in self._started:
             self._started.add(key)
-            warm(host.name, path, stack, self._imports, self._timeout)
+            warm(host.name, path, stack, imports, self._timeout)
         return None
