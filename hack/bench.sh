@@ -18,6 +18,8 @@ case $inventory in sandbox | tenants) ;; *) echo "[bench] the inventory is sandb
 case $rounds in [1-9]) ;; *) echo "[bench] BENCH_ROUNDS (make bench ROUNDS=) is a number of rounds from 1 to 9, not '$rounds'" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 export ANSIBLE_CONFIG=$PWD/ansible.cfg PATH=$PWD/.venv/bin:$PATH
+# shellcheck source=hack/cluster/lib.sh
+. hack/cluster/lib.sh # free_port, site_target
 work=$(mktemp -d)
 cleanup() {
   for name in bench-site bench-kubectl; do
@@ -26,7 +28,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import sys; sys.path.insert(0, "hack"); from appserver import free_port; print(free_port())'; }
 logged() {  # logged <log> <what> <command...>: its output in <log>; a failure shows the log's end and stops
   local log=$1 what=$2
   shift 2
@@ -41,8 +42,8 @@ cluster() {  # cluster <name>: a fresh local cluster in $work/<name>
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.1f}')"; }
 
-# The site on that cluster: its kubeconfig, its node's containerd for the image.
-target() { printf '{"shipyard_k8s_auth": {"kubeconfig": "%s"}, "image_build_node_containers": ["%s-node"]}' "$work/$1/kubeconfig" "$1"; }
+# The site on that cluster: its kubeconfig and context, its node's containerd for the image.
+target() { site_target "$1" "$work/$1"; }
 site() {  # site <log>: the site on the bench-site cluster
   logged "$1" "the site" ansible-playbook -i "inventories/$inventory" playbooks/site.yml -e "$(target bench-site)"
 }

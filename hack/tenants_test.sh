@@ -14,12 +14,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ANSIBLE_CONFIG=$PWD/ansible.cfg PATH=$PWD/.venv/bin:$PATH
+# shellcheck source=hack/cluster/lib.sh
+. hack/cluster/lib.sh # free_port, site_target
 name=${SHIPYARD_TENANTS_CLUSTER:-shipyard-tenants}
 dir=$PWD/.cache/clusters/$name
 export PATH=$dir/bin:$PATH # kubectl, as `make` puts .sandbox/bin on it
 say() { echo "[tenants-test] $*"; }
 remove() { hack/cluster/down.sh --name "$name" --dir "$dir"; }
-free_port() { python3 -c 'import sys; sys.path.insert(0, "hack"); from appserver import free_port; print(free_port())'; }
 
 case ${1:-} in
   remove) remove; exit ;;
@@ -32,8 +33,7 @@ api_port=$(free_port) app_port=$(free_port) tenant_port=$(free_port)
 hack/cluster/up.sh --name "$name" --dir "$dir" --port "$api_port" --app-port "$app_port" --tenant-port "$tenant_port"
 
 # The inventory's cluster variables, pointed at this cluster (extra vars win over the inventory's).
-target=$(printf '{"shipyard_kubeconfig": "%s", "shipyard_kube_context": "local-%s", "image_build_node_containers": ["%s-node"]}' \
-  "$dir/kubeconfig" "$name" "$name")
+target=$(site_target "$name" "$dir")
 started=$(date +%s%N)
 ansible-playbook -i inventories/tenants playbooks/site.yml -e "$target"
 say "first converge of the two tenants: $(( ($(date +%s%N) - started) / 1000000 )) ms"

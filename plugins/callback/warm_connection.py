@@ -107,13 +107,18 @@ def local_stack(task, task_vars, play_context, loader):
     return [{"method": "local", "kwargs": {"python_path": [str(arg) for arg in shlex_split(interpreter)]}}]
 
 
+def not_module_names(names):
+    """Those of names that are not plain dotted module names."""
+    return [name for name in names if not (isinstance(name, str) and MODULE_NAME.match(name))]
+
+
 def play_imports(task_vars, default):
     """The imports for the host: its play's shipyard_warm_connection_imports if set, else default; or a
     string that says why the value is not a list of module names."""
     if PLAY_IMPORTS not in task_vars:
         return default
     value = task_vars[PLAY_IMPORTS]
-    if not isinstance(value, list) or not all(isinstance(name, str) and MODULE_NAME.match(name) for name in value):
+    if not isinstance(value, list) or not_module_names(value):
         return f"{PLAY_IMPORTS} is not a list of module names: {value!r}"
     return [str(name) for name in value]
 
@@ -247,7 +252,7 @@ class CallbackModule(CallbackBase):
         if untested:
             return untested
         imports = list(self.get_option("imports") or [])
-        wrong = [name for name in imports if not MODULE_NAME.match(str(name))]
+        wrong = not_module_names(imports)
         if wrong:
             return f"imports: not module names: {', '.join(map(str, wrong))}"
         self._imports, self._timeout = imports, int(self.get_option("timeout"))
